@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets are split along I/O lines (see Docs/ARCHITECTURE.md); each test target mirrors one source target.
+let package = Package(
+    name: "Tally",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tally", targets: ["tally"]),
+        .library(name: "Ledger", targets: ["Ledger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
+        .target(
+            name: "Ledger",
+            dependencies: [
+                "SQLiteStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore"]),
+        .executableTarget(
+            name: "tally",
+            dependencies: [
+                "Node", "Ledger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "TallyBench",
+            dependencies: ["Ledger", "Node", "SQLiteStore"],
+            path: "Benchmarks/TallyBench"
+        ),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
+        .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "tally"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

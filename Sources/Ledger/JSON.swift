@@ -1,0 +1,291 @@
+import Foundation
+
+/// The ledger's one JSON value type and its one canonical encoding.
+///
+/// Canonical form (a subset of RFC 8785): object keys sorted by their UTF-8 bytes, no insignificant
+/// white space, integers only (no floats: amounts are integer cents, times integer milliseconds),
+/// strings escaped minimally (`\"`, `\\`, `\b\f\n\r\t`, other controls as `\u00XX`).
+/// Everything that is hashed or signed goes through `canonicalBytes`.
+public enum JSON: Equatable, Hashable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case string(String)
+    case array([JSON])
+    case object([String: JSON])
+}
+
+public struct JSONError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public let offset: Int
+    public var description: String { "malformed JSON at byte \(offset): \(message)" }
+}
+
+extension JSON {
+    public static let maxDepth = 64
+
+    // MARK: accessors
+
+    public subscript(key: String) -> JSON? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
+    public var intValue: Int64? { if case .int(let i) = self { return i }; return nil }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var arrayValue: [JSON]? { if case .array(let a) = self { return a }; return nil }
+    public var objectValue: [String: JSON]? { if case .object(let o) = self { return o }; return nil }
+    public var isNull: Bool { self == .null }
+
+    // MARK: canonical encoding
+
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
+        encode(into: &out)
+        return out
+    }
+
+    public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
+
+    public func encode(into out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .string(let s): JSON.encodeString(s, into: &out)
+        case .array(let a):
+            out.append(0x5B)
+            for (i, v) in a.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                v.encode(into: &out)
+            }
+            out.append(0x5D)
+        case .object(let o):
+            out.append(0x7B)
+            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (i, k) in keys.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                JSON.encodeString(k, into: &out)
+                out.append(0x3A)
+                o[k]!.encode(into: &out)
+            }
+            out.append(0x7D)
+        }
+    }
+
+    static func encodeString(_ s: String, into out: inout [UInt8]) {
+        out.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x08: out.append(contentsOf: [0x5C, 0x62])
+            case 0x0C: out.append(contentsOf: [0x5C, 0x66])
+            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+            case 0x09: out.append(contentsOf: [0x5C, 0x74])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: out.append(b)
+            }
+        }
+        out.append(0x22)
+    }
+
+    // MARK: parsing
+
+    /// Parses strict JSON (RFC 8259) with Tally's restriction to integer numbers.
+    public static func parse<C: Collection>(_ bytes: C, maxDepth: Int = JSON.maxDepth) throws -> JSON where C.Element == UInt8 {
+        let buf = Array(bytes)
+        var p = Parser(bytes: buf, maxDepth: maxDepth)
+        p.skipWS()
+        let v = try p.value(depth: 0)
+        p.skipWS()
+        guard p.i == buf.count else { throw p.fail("trailing characters") }
+        return v
+    }
+
+    public static func parse(_ s: String) throws -> JSON { try parse(Array(s.utf8)) }
+
+    struct Parser {
+        let bytes: [UInt8]
+        let maxDepth: Int
+        var i = 0
+
+        init(bytes: [UInt8], maxDepth: Int) { self.bytes = bytes; self.maxDepth = maxDepth }
+
+        func fail(_ m: String) -> JSONError { JSONError(message: m, offset: i) }
+
+        mutating func skipWS() {
+            while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+        }
+
+        mutating func literal(_ word: String, _ v: JSON) throws -> JSON {
+            let w = Array(word.utf8)
+            guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("invalid literal") }
+            i += w.count
+            return v
+        }
+
+        mutating func value(depth: Int) throws -> JSON {
+            guard depth <= maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
+            guard i < bytes.count else { throw fail("unexpected end of input") }
+            switch bytes[i] {
+            case 0x7B: // {
+                i += 1
+                var o: [String: JSON] = [:]
+                skipWS()
+                if i < bytes.count, bytes[i] == 0x7D { i += 1; return .object(o) }
+                while true {
+                    skipWS()
+                    guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected object key") }
+                    let k = try string()
+                    skipWS()
+                    guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':'") }
+                    i += 1
+                    skipWS()
+                    let v = try value(depth: depth + 1)
+                    guard o.updateValue(v, forKey: k) == nil else { throw fail("duplicate key") }
+                    skipWS()
+                    guard i < bytes.count else { throw fail("unexpected end of input") }
+                    if bytes[i] == 0x2C { i += 1; continue }
+                    if bytes[i] == 0x7D { i += 1; return .object(o) }
+                    throw fail("expected ',' or '}'")
+                }
+            case 0x5B: // [
+                i += 1
+                var a: [JSON] = []
+                skipWS()
+                if i < bytes.count, bytes[i] == 0x5D { i += 1; return .array(a) }
+                while true {
+                    skipWS()
+                    a.append(try value(depth: depth + 1))
+                    skipWS()
+                    guard i < bytes.count else { throw fail("unexpected end of input") }
+                    if bytes[i] == 0x2C { i += 1; continue }
+                    if bytes[i] == 0x5D { i += 1; return .array(a) }
+                    throw fail("expected ',' or ']'")
+                }
+            case 0x22: return .string(try string())
+            case 0x74: return try literal("true", .bool(true))
+            case 0x66: return try literal("false", .bool(false))
+            case 0x6E: return try literal("null", .null)
+            case 0x2D, 0x30...0x39: return try number()
+            default: throw fail("unexpected character")
+            }
+        }
+
+        mutating func number() throws -> JSON {
+            let start = i
+            if bytes[i] == 0x2D { i += 1 }
+            guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("invalid number") }
+            if bytes[i] == 0x30, i + 1 < bytes.count, (0x30...0x39).contains(bytes[i + 1]) { throw fail("leading zero") }
+            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
+            if i < bytes.count, [0x2E, 0x65, 0x45].contains(bytes[i]) { throw fail("only integers are allowed") }
+            guard let v = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("integer out of range") }
+            return .int(v)
+        }
+
+        mutating func hex4() throws -> UInt32 {
+            guard i + 4 <= bytes.count else { throw fail("short \\u escape") }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                let c = bytes[i]
+                let d: UInt32
+                switch c {
+                case 0x30...0x39: d = UInt32(c - 0x30)
+                case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+                case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+                default: throw fail("bad \\u escape")
+                }
+                v = v << 4 | d
+                i += 1
+            }
+            return v
+        }
+
+        mutating func string() throws -> String {
+            i += 1 // opening quote
+            let start = i
+            // Fast path: no escapes.
+            while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+            if i < bytes.count, bytes[i] == 0x22 {
+                let s = bytes[start..<i]
+                i += 1
+                guard let str = String(validating: s, as: UTF8.self) else { throw fail("invalid UTF-8") }
+                return str
+            }
+            var out = Array(bytes[start..<i])
+            while true {
+                guard i < bytes.count else { throw fail("unterminated string") }
+                let c = bytes[i]
+                if c == 0x22 { i += 1; break }
+                if c < 0x20 { throw fail("control character in string") }
+                if c != 0x5C { out.append(c); i += 1; continue }
+                i += 1
+                guard i < bytes.count else { throw fail("unterminated escape") }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case 0x22: out.append(0x22)
+                case 0x5C: out.append(0x5C)
+                case 0x2F: out.append(0x2F)
+                case 0x62: out.append(0x08)
+                case 0x66: out.append(0x0C)
+                case 0x6E: out.append(0x0A)
+                case 0x72: out.append(0x0D)
+                case 0x74: out.append(0x09)
+                case 0x75:
+                    var scalar = try hex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard i + 6 <= bytes.count, bytes[i] == 0x5C, bytes[i + 1] == 0x75 else { throw fail("lone surrogate") }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("lone surrogate") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if (0xDC00...0xDFFF).contains(scalar) {
+                        throw fail("lone surrogate")
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw fail("invalid code point") }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw fail("invalid escape")
+                }
+            }
+            guard let str = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8") }
+            return str
+        }
+    }
+}
+
+extension JSON: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSON...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSON)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, b in b }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSON {
+    /// Pretty, human-oriented rendering (sorted keys, two-space indent). Not for hashing.
+    public func pretty(indent: String = "") -> String {
+        let next = indent + "  "
+        switch self {
+        case .array(let a) where !a.isEmpty:
+            return "[\n" + a.map { next + $0.pretty(indent: next) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .object(let o) where !o.isEmpty:
+            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            return "{\n" + keys.map { k in
+                next + JSON.string(k).canonicalString + ": " + o[k]!.pretty(indent: next)
+            }.joined(separator: ",\n") + "\n" + indent + "}"
+        default:
+            return canonicalString
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+
+/// Domain-separation prefixes: a signature made for one purpose never verifies for another.
+enum SigningDomain {
+    static let transaction = Array("tally/tx/v1\u{0}".utf8)
+    static let block = Array("tally/block/v1\u{0}".utf8)
+    static let checkpoint = Array("tally/checkpoint/v1\u{0}".utf8)
+    static let aggregate = Array("tally/aggregate/v1\u{0}".utf8)
+}
+
+/// An Ed25519 signing key (an organisation's or a user's).
+public struct SigningKey: Sendable {
+    public let key: Curve25519.Signing.PrivateKey
+
+    public init() { key = Curve25519.Signing.PrivateKey() }
+    public init(rawRepresentation: [UInt8]) throws {
+        key = try Curve25519.Signing.PrivateKey(rawRepresentation: rawRepresentation)
+    }
+
+    public var publicKey: PublicSigningKey { PublicSigningKey(key.publicKey) }
+    public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
+
+    func sign(domain: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        // Swift-crypto's Ed25519 signing cannot fail for a valid key.
+        Array(try! key.signature(for: domain + message))
+    }
+}
+
+/// An Ed25519 public key, written as base64 of its 32 raw bytes.
+public struct PublicSigningKey: Hashable, Sendable {
+    public let raw: [UInt8]
+    let key: Curve25519.Signing.PublicKey
+
+    public init(_ key: Curve25519.Signing.PublicKey) {
+        self.key = key
+        self.raw = Array(key.rawRepresentation)
+    }
+
+    public init?(base64: String) {
+        guard let raw = [UInt8](base64: base64), raw.count == 32,
+              let k = try? Curve25519.Signing.PublicKey(rawRepresentation: raw) else { return nil }
+        self.init(k)
+    }
+
+    public var base64: String { raw.base64 }
+
+    func isValid(signature: [UInt8], domain: [UInt8], for message: [UInt8]) -> Bool {
+        signature.count == 64 && key.isValidSignature(signature, for: domain + message)
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { a.raw == b.raw }
+    public func hash(into h: inout Hasher) { h.combine(raw) }
+}
+
+/// An organisation's X25519 key for receiving wrapped data keys (HPKE).
+public struct AgreementKey: Sendable {
+    public let key: Curve25519.KeyAgreement.PrivateKey
+    public init() { key = Curve25519.KeyAgreement.PrivateKey() }
+    public init(rawRepresentation: [UInt8]) throws {
+        key = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: rawRepresentation)
+    }
+    public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
+    public var publicKeyBase64: String { Array(key.publicKey.rawRepresentation).base64 }
+}
+
+/// Everything an organisation's node holds secret: its signing and agreement keys.
+public struct OrganisationKeys: Sendable {
+    public let org: String
+    public let signing: SigningKey
+    public let agreement: AgreementKey
+
+    public init(org: String, signing: SigningKey = SigningKey(), agreement: AgreementKey = AgreementKey()) {
+        self.org = org
+        self.signing = signing
+        self.agreement = agreement
+    }
+}
+
+/// Reads and writes key files. Secret keys are written with mode 0600 and refused if readable by others.
+public enum KeyFile {
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func write(_ secret: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let contents = secret.base64 + "\n"
+        // Create with 0600 from the start so the secret is never briefly world-readable.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw Error(description: "cannot create key file \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        fchmod(fd, 0o600)
+        let bytes = Array(contents.utf8)
+        guard Foundation.write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+            throw Error(description: "cannot write key file \(path)")
+        }
+    }
+
+    public static func read(_ path: String) throws -> [UInt8] {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw Error(description: "key file \(path) not found") }
+        if st.st_mode & 0o077 != 0 {
+            throw Error(description: "key file \(path) is accessible by group or others (mode \(String(st.st_mode & 0o777, radix: 8))); run chmod 600")
+        }
+        let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let raw = [UInt8](base64: text) else { throw Error(description: "key file \(path) is not valid base64") }
+        return raw
+    }
+}

@@ -1,0 +1,394 @@
+import Foundation
+import SQLiteStore
+
+/// The outcome of one submitted transaction.
+public enum Submission: Sendable {
+    case committed(TransactionReceipt)
+    case refused(TransactionError)
+
+    public var receipt: TransactionReceipt? { if case .committed(let r) = self { return r }; return nil }
+    public var error: TransactionError? { if case .refused(let e) = self { return e }; return nil }
+}
+
+public struct TransactionReceipt: Sendable, Equatable {
+    public let hash: Hash32
+    public let height: Int64
+    public let index: Int
+    public let result: JSON
+}
+
+/// A block built and executed but not yet committed: what a leader proposes, or what a solo node
+/// commits at once.
+public struct ProposedBlock: Sendable {
+    public let block: Block
+    public let outcomes: [Submission]
+    let writes: StateWritesBox
+    let results: [JSON]
+}
+
+/// Reference wrapper so a proposal can carry its writes without copying them around.
+final class StateWritesBox: @unchecked Sendable {
+    let writes: StateWrites
+    init(_ w: StateWrites) { writes = w }
+}
+
+/// A node's copy of the ledger: the hash chain of blocks, their transactions, and the world state
+/// they produce, in one SQLite file (WAL mode, synchronous=FULL: a block acknowledged is on disk).
+///
+/// Thread-safe: all access is serialised by one lock.
+public final class Ledger: @unchecked Sendable {
+    public let path: String
+    public let genesis: Genesis
+    public var chain: String { genesis.chain }
+    public private(set) var params: ConsortiumParams
+    public private(set) var head: BlockHeader
+
+    let db: Database
+    let state: StateStore
+    let lock = NSRecursiveLock()
+    private var blockLeaves: [Hash32] = []
+    private var accumulator = MerkleAccumulator()
+    private let insertBlock: Statement
+    private let insertTx: Statement
+    private let txExists: Statement
+    private let nonceUsed: Statement
+
+    // MARK: opening
+
+    /// Creates a new ledger file from a genesis document.
+    public static func create(path: String, genesis: Genesis) throws -> Ledger {
+        if FileManager.default.fileExists(atPath: path) { throw LedgerError.storage("a ledger already exists at \(path)") }
+        let db = try Database(path: path)
+        try configure(db)
+        try db.execute(LedgerSchema.sql)
+        let writes = Contracts.genesisWrites(genesis)
+        let header = genesisHeader(genesis, stateRoot: writes.digest())
+        try db.transaction {
+            try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)").run([.text("schema"), .text(String(LedgerSchema.version))])
+            try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)").run([.text("genesis"), .text(genesis.json.canonicalString)])
+            let cp = Checkpoint(chain: genesis.chain, height: 0, ledgerRoot: Merkle.leafHash(header.hash.bytes), signer: "genesis", signature: [])
+            try db.prepare("INSERT INTO blocks(height, hash, header, signature, checkpoint) VALUES (0, ?, ?, ?, ?)")
+                .run([.blob(header.hash.bytes), .text(header.json.canonicalString), .blob([]), .text(cp.json.canonicalString)])
+            try StateStore(db: db).write(writes)
+        }
+        return try Ledger(database: db, path: path)
+    }
+
+    /// Opens an existing ledger file.
+    public convenience init(path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { throw LedgerError.notFound("no ledger at \(path)") }
+        let db = try Database(path: path)
+        try Ledger.configure(db)
+        try self.init(database: db, path: path)
+    }
+
+    static func configure(_ db: Database) throws {
+        db.setBusyTimeout(milliseconds: 5000)
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+    }
+
+    static func genesisHeader(_ g: Genesis, stateRoot: Hash32) -> BlockHeader {
+        BlockHeader(chain: g.chain, height: 0, previous: .zero, time: g.time, proposer: "genesis",
+                    txRoot: Merkle.root(leaves: [Merkle.leafHash(g.hash.bytes)]), txCount: 1, stateRoot: stateRoot)
+    }
+
+    private init(database db: Database, path: String) throws {
+        self.db = db
+        self.path = path
+        guard case .text(let g)? = try db.scalar("SELECT value FROM meta WHERE key = 'genesis'") else {
+            throw LedgerError.corrupt(height: 0, "no genesis in ledger file")
+        }
+        genesis = try Genesis(json: JSON.parse(g))
+        state = try StateStore(db: db)
+        params = ConsortiumParams(json: try state.entry(StateKey.params)?.value)
+        insertBlock = try db.prepare("INSERT INTO blocks(height, hash, header, signature, checkpoint) VALUES (?, ?, ?, ?, ?)")
+        insertTx = try db.prepare("INSERT INTO transactions(hash, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        txExists = try db.prepare("SELECT 1 FROM transactions WHERE hash = ?")
+        nonceUsed = try db.prepare("SELECT 1 FROM transactions WHERE sender = ? AND nonce = ?")
+        let stmt = try db.prepare("SELECT hash, header FROM blocks ORDER BY height")
+        var last: BlockHeader?
+        while try stmt.step() {
+            let h = Hash32(stmt.blob(0))
+            blockLeaves.append(Merkle.leafHash(h.bytes))
+            accumulator.append(blockLeaves.last!)
+            last = try BlockHeader(json: JSON.parse(stmt.text(1) ?? ""))
+        }
+        guard let last else { throw LedgerError.corrupt(height: 0, "no blocks") }
+        head = last
+    }
+
+    public var height: Int64 { lock.withLock { head.height } }
+
+    // MARK: proposing and committing
+
+    /// Decodes, verifies and executes `txs` into a block on top of the current head, signed by
+    /// `proposer`. Refused transactions are left out; each gets its reason. Nothing is written.
+    public func propose(_ txs: [Transaction], proposer: OrganisationKeys, time: Int64) throws -> ProposedBlock {
+        try lock.withLock {
+            let sigOK = Ledger.verifySignatures(txs)
+            let blockTime = max(time, head.time)
+            let height = head.height + 1
+            var writes = StateWrites()
+            var included: [Transaction] = []
+            var results: [JSON] = []
+            var outcomes: [Submission] = []
+            var hashesInBlock = Set<Hash32>()
+            var noncesInBlock = Set<String>()
+            let maxTxs = Int(params.maxBlockTransactions)
+            for (i, tx) in txs.enumerated() {
+                do throws(TransactionError) {
+                    guard included.count < maxTxs else { throw .rejected("block is full; resubmit") }
+                    try checkEnvelope(tx, signatureOK: sigOK[i])
+                    guard hashesInBlock.insert(tx.hash).inserted, try !isCommitted(tx.hash) else { throw .duplicate }
+                    let nonceKey = "\(tx.body.sender)\u{0}\(tx.body.nonce)"
+                    guard !noncesInBlock.contains(nonceKey), try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
+                        throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
+                    }
+                    let (result, txWrites) = try execute(tx, index: included.count, height: height, time: blockTime, block: writes)
+                    for (k, v) in txWrites.entries { writes.entries[k] = v }
+                    noncesInBlock.insert(nonceKey)
+                    outcomes.append(.committed(TransactionReceipt(hash: tx.hash, height: height, index: included.count, result: result)))
+                    included.append(tx)
+                    results.append(result)
+                } catch {
+                    outcomes.append(.refused(error))
+                }
+            }
+            let header = BlockHeader(chain: chain, height: height, previous: head.hash, time: blockTime, proposer: proposer.org,
+                                     txRoot: Block.txRoot(included), txCount: Int64(included.count), stateRoot: writes.digest())
+            let signature = proposer.signing.sign(domain: SigningDomain.block, header.hash.bytes)
+            var acc = accumulator
+            acc.append(Merkle.leafHash(header.hash.bytes))
+            let cp = Checkpoint(chain: chain, height: height, ledgerRoot: acc.root, signer: proposer.org, key: proposer.signing)
+            let block = Block(header: header, signature: signature, transactions: included, checkpoint: cp)
+            return ProposedBlock(block: block, outcomes: outcomes, writes: StateWritesBox(writes), results: results)
+        }
+    }
+
+    /// Commits a block this node proposed (and executed) itself.
+    public func commit(_ p: ProposedBlock) throws {
+        try lock.withLock {
+            guard p.block.header.previous == head.hash, p.block.header.height == head.height + 1 else {
+                throw LedgerError.invalidBlock(height: p.block.header.height, "does not extend the current head")
+            }
+            try write(p.block, writes: p.writes.writes, results: p.results)
+        }
+    }
+
+    /// Solo mode: proposes and commits one block of `txs` at once. Returns one outcome per input.
+    @discardableResult
+    public func submit(_ txs: [Transaction], proposer: OrganisationKeys, time: Int64) throws -> [Submission] {
+        try lock.withLock {
+            let p = try propose(txs, proposer: proposer, time: time)
+            if !p.block.transactions.isEmpty { try commit(p) }
+            return p.outcomes
+        }
+    }
+
+    /// Decodes wire bytes and submits what decodes; malformed or oversized input gets its reason.
+    public func submit(bytes: [[UInt8]], proposer: OrganisationKeys, time: Int64) throws -> [Submission] {
+        var decoded: [Transaction] = []
+        var slots: [Submission?] = []
+        for b in bytes {
+            do throws(TransactionError) {
+                decoded.append(try Transaction(decoding: b, maxBytes: Int(params.maxTransactionBytes)))
+                slots.append(nil)
+            } catch {
+                slots.append(.refused(error))
+            }
+        }
+        var outcomes = try submit(decoded, proposer: proposer, time: time).makeIterator()
+        return slots.map { $0 ?? outcomes.next()! }
+    }
+
+    /// Validates and applies a block proposed elsewhere (a replica, or verification replay):
+    /// checks the chain link, the proposer's signature, every transaction, the roots and the checkpoint.
+    public func apply(_ block: Block) throws {
+        try lock.withLock {
+            let h = block.header
+            let fail = { (m: String) in LedgerError.invalidBlock(height: h.height, m) }
+            guard h.chain == chain else { throw fail("belongs to chain \(h.chain)") }
+            guard h.height == head.height + 1 else { throw fail("expected height \(head.height + 1)") }
+            guard h.previous == head.hash else { throw fail("previous hash does not match block \(head.height)") }
+            guard h.time >= head.time else { throw fail("time goes backwards") }
+            guard let m = try state.entry(StateKey.member(h.proposer))?.value, m["status"]?.stringValue == "active",
+                  m["voting"]?.boolValue == true,
+                  let pk = m["signing_key"]?.stringValue.flatMap(PublicSigningKey.init(base64:))
+            else { throw fail("proposer \(h.proposer) is not an active voting member") }
+            guard block.headerSignatureIsValid(pk) else { throw fail("proposer signature does not verify") }
+            guard h.txCount == Int64(block.transactions.count), Block.txRoot(block.transactions) == h.txRoot else {
+                throw fail("transaction root does not match its transactions")
+            }
+            let sigOK = Ledger.verifySignatures(block.transactions)
+            var writes = StateWrites()
+            var results: [JSON] = []
+            var nonces = Set<String>()
+            for (i, tx) in block.transactions.enumerated() {
+                do throws(TransactionError) {
+                    try checkEnvelope(tx, signatureOK: sigOK[i])
+                    guard try !isCommitted(tx.hash) else { throw .duplicate }
+                    let nk = "\(tx.body.sender)\u{0}\(tx.body.nonce)"
+                    guard nonces.insert(nk).inserted, try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
+                        throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
+                    }
+                    let (result, w) = try execute(tx, index: i, height: h.height, time: h.time, block: writes)
+                    for (k, v) in w.entries { writes.entries[k] = v }
+                    results.append(result)
+                } catch {
+                    throw fail("transaction \(i) (\(tx.hash.hex.prefix(16))) refused: \(error)")
+                }
+            }
+            guard writes.digest() == h.stateRoot else { throw fail("state root does not match the replayed state writes") }
+            var acc = accumulator
+            acc.append(Merkle.leafHash(h.hash.bytes))
+            let cp = block.checkpoint
+            guard cp.chain == chain, cp.height == h.height, cp.ledgerRoot == acc.root else { throw fail("checkpoint root is wrong") }
+            guard cp.signer == h.proposer, cp.isValid(signedBy: pk) else { throw fail("checkpoint signature does not verify") }
+            try write(block, writes: writes, results: results)
+        }
+    }
+
+    private func write(_ block: Block, writes: StateWrites, results: [JSON]) throws {
+        let h = block.header
+        do {
+            try db.transaction {
+                try insertBlock.run([.integer(h.height), .blob(h.hash.bytes), .text(h.json.canonicalString), .blob(block.signature),
+                                     .text(block.checkpoint.json.canonicalString)])
+                for (i, tx) in block.transactions.enumerated() {
+                    try insertTx.run([.blob(tx.hash.bytes), .integer(h.height), .integer(Int64(i)), .text(tx.body.sender),
+                                      .integer(tx.body.nonce), .text(tx.body.op), .blob(tx.bytes), .text(results[i].canonicalString)])
+                }
+                try state.write(writes)
+            }
+        } catch {
+            // The SQLite transaction rolled back; cached reads may still be right, but trust nothing.
+            state.forgetCache()
+            throw LedgerError.storage("block \(h.height) not committed: \(error)")
+        }
+        state.didCommit(writes)
+        head = h
+        let leaf = Merkle.leafHash(h.hash.bytes)
+        blockLeaves.append(leaf)
+        accumulator.append(leaf)
+        if let p = writes.entries[StateKey.params] { params = ConsortiumParams(json: p.value) }
+    }
+
+    // MARK: execution
+
+    private func checkEnvelope(_ tx: Transaction, signatureOK: Bool) throws(TransactionError) {
+        guard tx.bytes.count <= params.maxTransactionBytes else { throw .oversized(size: tx.bytes.count, limit: Int(params.maxTransactionBytes)) }
+        guard tx.body.chain == chain else { throw .wrongChain(tx.body.chain) }
+        guard signatureOK else { throw .badSignature }
+    }
+
+    private func isCommitted(_ h: Hash32) throws(TransactionError) -> Bool {
+        do {
+            try txExists.bind([.blob(h.bytes)])
+            defer { txExists.reset() }
+            return try txExists.step()
+        } catch { throw .rejected("state unreadable") }
+    }
+
+    private func isNonceUsed(_ sender: String, _ nonce: Int64) throws(TransactionError) -> Bool {
+        do {
+            try nonceUsed.bind([.text(sender), .integer(nonce)])
+            defer { nonceUsed.reset() }
+            return try nonceUsed.step()
+        } catch { throw .rejected("state unreadable") }
+    }
+
+    private func execute(_ tx: Transaction, index: Int, height: Int64, time: Int64, block: StateWrites) throws(TransactionError) -> (JSON, StateWrites) {
+        let sender = try Contracts.resolveSender(tx) { key in
+            if let e = block.entries[key] { return e }
+            return try state.entry(key)
+        }
+        let ctx = ExecutionContext(height: height, time: time, txHash: tx.hash, txIndex: index, sender: sender, params: params, base: state, block: block)
+        let result = try Contracts.execute(tx, ctx)
+        return (result, ctx.writes)
+    }
+
+    /// Ed25519 verification of many transactions across all cores.
+    static func verifySignatures(_ txs: [Transaction]) -> [Bool] {
+        var ok = [Bool](repeating: false, count: txs.count)
+        if txs.count < 32 {
+            for i in txs.indices { ok[i] = txs[i].verifySignature() }
+            return ok
+        }
+        let chunks = ProcessInfo.processInfo.activeProcessorCount * 4
+        ok.withUnsafeMutableBufferPointer { buf in
+            let out = buf
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var i = c
+                while i < txs.count {
+                    out[i] = txs[i].verifySignature()
+                    i += chunks
+                }
+            }
+        }
+        return ok
+    }
+
+    // MARK: reading
+
+    /// The current value of a state key.
+    public func value(_ key: String) throws -> JSON? {
+        try lock.withLock { try state.entry(key)?.value }
+    }
+
+    /// The value of a state key as it was after block `height`.
+    public func value(_ key: String, asOf height: Int64) throws -> JSON? {
+        try lock.withLock { try state.entry(key, asOf: height)?.value }
+    }
+
+    public func entries(prefix: String, limit: Int = .max) throws -> [(key: String, value: JSON)] {
+        try lock.withLock { try state.scan(prefix: prefix, limit: limit).map { ($0.0, $0.1.value) } }
+    }
+
+    /// The next unused nonce for `sender` (highest used + 1).
+    public func nextNonce(for sender: String) throws -> Int64 {
+        try lock.withLock {
+            guard case .integer(let n)? = try db.scalar("SELECT max(nonce) FROM transactions WHERE sender = ?", [.text(sender)]) else { return 0 }
+            return n + 1
+        }
+    }
+
+    public func block(at height: Int64) throws -> Block {
+        try lock.withLock {
+            let rows = try db.rows("SELECT header, signature, checkpoint FROM blocks WHERE height = ?", [.integer(height)])
+            guard let r = rows.first, let header = r[0].textValue, let cp = r[2].textValue else { throw LedgerError.notFound("block \(height)") }
+            let txRows = try db.rows("SELECT bytes FROM transactions WHERE height = ? ORDER BY idx", [.integer(height)])
+            let txs = try txRows.map { row -> Transaction in
+                do { return try Transaction(decoding: row[0].blobValue ?? [], maxBytes: Int.max) } catch {
+                    throw LedgerError.corrupt(height: height, "stored transaction does not decode: \(error)")
+                }
+            }
+            return Block(header: try BlockHeader(json: JSON.parse(header)), signature: r[1].blobValue ?? [], transactions: txs,
+                         checkpoint: try Checkpoint(json: JSON.parse(cp)))
+        }
+    }
+
+    /// Where a committed transaction sits, and its result.
+    public func receipt(_ hash: Hash32) throws -> TransactionReceipt? {
+        try lock.withLock {
+            let rows = try db.rows("SELECT height, idx, result FROM transactions WHERE hash = ?", [.blob(hash.bytes)])
+            guard let r = rows.first else { return nil }
+            return TransactionReceipt(hash: hash, height: r[0].intValue ?? -1, index: Int(r[1].intValue ?? -1), result: try JSON.parse(r[2].textValue ?? "null"))
+        }
+    }
+
+    public var transactionCount: Int64 {
+        lock.withLock { (try? db.scalar("SELECT count(*) FROM transactions"))??.intValue ?? 0 }
+    }
+
+    /// Leaf hashes of the block tree (one per block, genesis first).
+    var blockTreeLeaves: [Hash32] { lock.withLock { blockLeaves } }
+    public var ledgerRoot: Hash32 { lock.withLock { accumulator.root } }
+}
+
+extension NSRecursiveLock {
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Why a transaction was refused. Each reason has a stable code; messages never carry health data.
+public enum TransactionError: Error, Equatable, CustomStringConvertible, Sendable {
+    case malformed(String)
+    case oversized(size: Int, limit: Int)
+    case wrongChain(String)
+    case badSignature
+    case unknownSender(String)
+    case keyMismatch(String)
+    case replayedNonce(sender: String, nonce: Int64)
+    case duplicate
+    case unauthorised(String)
+    case rejected(String)
+
+    public var code: String {
+        switch self {
+        case .malformed: return "malformed"
+        case .oversized: return "oversized"
+        case .wrongChain: return "wrong_chain"
+        case .badSignature: return "bad_signature"
+        case .unknownSender: return "unknown_sender"
+        case .keyMismatch: return "key_mismatch"
+        case .replayedNonce: return "replayed_nonce"
+        case .duplicate: return "duplicate"
+        case .unauthorised: return "unauthorised"
+        case .rejected: return "rejected"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .malformed(let m): return "malformed transaction: \(m)"
+        case .oversized(let s, let l): return "oversized transaction: \(s) bytes, limit \(l)"
+        case .wrongChain(let c): return "transaction is for another chain (\(c))"
+        case .badSignature: return "signature does not verify"
+        case .unknownSender(let s): return "unknown sender \(s)"
+        case .keyMismatch(let s): return "signing key is not the registered key of \(s)"
+        case .replayedNonce(let s, let n): return "nonce \(n) of \(s) was already used (replay)"
+        case .duplicate: return "transaction already on the ledger"
+        case .unauthorised(let m): return "unauthorised: \(m)"
+        case .rejected(let m): return "rejected by contract: \(m)"
+        }
+    }
+}
+
+/// The signed part of a transaction.
+public struct TransactionBody: Equatable, Sendable {
+    public var chain: String
+    /// The acting identity: an organisation id (`general-hospital`) or a user (`general-hospital/dr-smith`).
+    public var sender: String
+    /// The public key the signature was made with; must equal the sender's registered key.
+    public var signerKey: String
+    public var nonce: Int64
+    /// The contract operation, e.g. `consent.grant`.
+    public var op: String
+    public var args: JSON
+    /// The client's clock (ms since epoch); informational only — contracts use the block time.
+    public var clientTime: Int64
+
+    public init(chain: String, sender: String, signerKey: String, nonce: Int64, op: String, args: JSON, clientTime: Int64) {
+        self.chain = chain
+        self.sender = sender
+        self.signerKey = signerKey
+        self.nonce = nonce
+        self.op = op
+        self.args = args
+        self.clientTime = clientTime
+    }
+
+    public var json: JSON {
+        .object([
+            "chain": .string(chain), "sender": .string(sender), "key": .string(signerKey),
+            "nonce": .int(nonce), "op": .string(op), "args": args, "time": .int(clientTime),
+        ])
+    }
+}
+
+/// A signed transaction. Its wire form is the canonical JSON `{"body":…,"sig":…}`; its hash is
+/// SHA-256 of those bytes. Non-canonical encodings are refused, so a transaction has one hash.
+public struct Transaction: Sendable {
+    public let body: TransactionBody
+    public let signature: [UInt8]
+    public let bytes: [UInt8]
+    public let hash: Hash32
+    /// The canonical bytes of the body: what the signature covers.
+    let bodyBytes: [UInt8]
+
+    /// Signs `body` with `key` (the one signing path for transactions).
+    public init(body: TransactionBody, signingWith key: SigningKey) {
+        precondition(body.signerKey == key.publicKey.base64, "body names a different signing key")
+        let bodyBytes = body.json.canonicalBytes
+        let sig = key.sign(domain: SigningDomain.transaction, bodyBytes)
+        self.bodyBytes = bodyBytes
+        self.body = body
+        self.signature = sig
+        self.bytes = JSON.object(["body": body.json, "sig": .string(sig.base64)]).canonicalBytes
+        self.hash = Hash32.sha256(bytes)
+    }
+
+    /// Decodes wire bytes. Checks form and size, not the signature (see `verifySignature`).
+    public init(decoding bytes: [UInt8], maxBytes: Int) throws(TransactionError) {
+        guard bytes.count <= maxBytes else { throw .oversized(size: bytes.count, limit: maxBytes) }
+        let json: JSON
+        do { json = try JSON.parse(bytes, maxDepth: 32) } catch { throw .malformed("\(error)") }
+        guard case .object(let top) = json, top.count == 2, let b = top["body"], case .object(let o) = b,
+              let sigText = top["sig"]?.stringValue else { throw .malformed("expected {body, sig}") }
+        guard o.count == 7,
+              let chain = o["chain"]?.stringValue, let sender = o["sender"]?.stringValue,
+              let key = o["key"]?.stringValue, let nonce = o["nonce"]?.intValue,
+              let op = o["op"]?.stringValue, let args = o["args"], case .object = args,
+              let time = o["time"]?.intValue
+        else { throw .malformed("body fields missing or of the wrong type") }
+        guard let sig = [UInt8](base64: sigText), sig.count == 64 else { throw .malformed("signature is not 64 bytes of base64") }
+        guard nonce >= 0 else { throw .malformed("negative nonce") }
+        guard !sender.isEmpty, sender.utf8.count <= 128, !op.isEmpty else { throw .malformed("empty sender or op") }
+        guard json.canonicalBytes == bytes else { throw .malformed("not in canonical form") }
+        self.body = TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time)
+        self.signature = sig
+        self.bytes = bytes
+        self.hash = Hash32.sha256(bytes)
+        // Canonical form is `{"body":<body>,"sig":"<88 base64 chars>"}`: the body is a slice.
+        self.bodyBytes = Array(bytes[8..<(bytes.count - 98)])
+    }
+
+    /// Checks the signature against the key the body names. Pure: safe to run in parallel.
+    public func verifySignature() -> Bool {
+        guard let pk = PublicSigningKey(base64: body.signerKey) else { return false }
+        return pk.isValid(signature: signature, domain: SigningDomain.transaction, for: bodyBytes)
+    }
+}
+
+/// A signer bound to an identity, handing out nonces.
+public final class TransactionSigner: @unchecked Sendable {
+    public let chain: String
+    public let identity: String
+    public let key: SigningKey
+    private let lock = NSLock()
+    private var nextNonce: Int64
+    private let clock: () -> Int64
+
+    public init(chain: String, identity: String, key: SigningKey, firstNonce: Int64 = 0, clock: @escaping () -> Int64 = Clock.wallMillis) {
+        self.chain = chain
+        self.identity = identity
+        self.key = key
+        self.nextNonce = firstNonce
+        self.clock = clock
+    }
+
+    public func sign(_ op: String, _ args: JSON) -> Transaction {
+        let nonce: Int64 = lock.withLock { defer { nextNonce += 1 }; return nextNonce }
+        let body = TransactionBody(chain: chain, sender: identity, signerKey: key.publicKey.base64, nonce: nonce, op: op, args: args, clientTime: clock())
+        return Transaction(body: body, signingWith: key)
+    }
+}
+
+public enum Clock {
+    public static func wallMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+}
