@@ -23,6 +23,13 @@ public struct ConsentDecision: Equatable, Sendable {
     public var reason: String?
     public var requiresReview: Bool
 
+    public init(allowed: Bool, consentID: String? = nil, reason: String? = nil, requiresReview: Bool = false) {
+        self.allowed = allowed
+        self.consentID = consentID
+        self.reason = reason
+        self.requiresReview = requiresReview
+    }
+
     public var json: JSON {
         var o: [String: JSON] = ["allowed": .bool(allowed), "requires_review": .bool(requiresReview)]
         if let consentID { o["consent"] = .string(consentID) }

@@ -162,7 +162,7 @@ extension ExecutionContext {
 
 extension JSON {
     /// Returns a copy with `key` set (objects only).
-    func setting(_ key: String, _ value: JSON) -> JSON {
+    public func setting(_ key: String, _ value: JSON) -> JSON {
         guard case .object(var o) = self else { return self }
         o[key] = value
         return .object(o)
