@@ -51,8 +51,9 @@ extension JSON {
     public func encode(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .bool(let b):
+            if b { out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65]) }
+        case .int(let i): JSON.encodeInt(i, into: &out)
         case .string(let s): JSON.encodeString(s, into: &out)
         case .array(let a):
             out.append(0x5B)
@@ -63,35 +64,77 @@ extension JSON {
             out.append(0x5D)
         case .object(let o):
             out.append(0x7B)
-            let keys = o.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for (i, k) in keys.enumerated() {
-                if i > 0 { out.append(0x2C) }
+            var first = true
+            for (k, v) in o.sorted(by: { JSON.utf8Less($0.key, $1.key) }) {
+                if !first { out.append(0x2C) }
+                first = false
                 JSON.encodeString(k, into: &out)
                 out.append(0x3A)
-                o[k]!.encode(into: &out)
+                v.encode(into: &out)
             }
             out.append(0x7D)
         }
     }
 
+    static func encodeInt(_ v: Int64, into out: inout [UInt8]) {
+        if v == 0 { out.append(0x30); return }
+        if v < 0 { out.append(0x2D) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var m = v.magnitude
+        withUnsafeMutableBytes(of: &digits) { d in
+            while m > 0 {
+                d[n] = UInt8(m % 10) + 0x30
+                m /= 10
+                n += 1
+            }
+            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+        }
+    }
+
     static func encodeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: out.append(contentsOf: [0x5C, 0x62])
-            case 0x0C: out.append(contentsOf: [0x5C, 0x66])
-            case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-            case 0x09: out.append(contentsOf: [0x5C, 0x74])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { buf in
+            // Fast path: nothing to escape (the common case) is one copy.
+            var clean = true
+            for b in buf where b < 0x20 || b == 0x22 || b == 0x5C { clean = false; break }
+            if clean { out.append(contentsOf: buf); return }
+            for b in buf {
+                switch b {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x08: out.append(contentsOf: [0x5C, 0x62])
+                case 0x0C: out.append(contentsOf: [0x5C, 0x66])
+                case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
+                case 0x0D: out.append(contentsOf: [0x5C, 0x72])
+                case 0x09: out.append(contentsOf: [0x5C, 0x74])
+                case 0..<0x20:
+                    let hex: StaticString = "0123456789abcdef"
+                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]])
+                default: out.append(b)
+                }
             }
         }
         out.append(0x22)
+    }
+
+    /// Orders object keys by their UTF-8 bytes (RFC 8785 orders by UTF-16 units; for the ASCII keys
+    /// Tally writes the two agree).
+    @inline(__always)
+    static func utf8Less(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { pa in
+            b.withUTF8 { pb in
+                let n = min(pa.count, pb.count)
+                if n > 0 {
+                    let c = memcmp(pa.baseAddress!, pb.baseAddress!, n)
+                    if c != 0 { return c < 0 }
+                }
+                return pa.count < pb.count
+            }
+        }
     }
 
     // MARK: parsing
@@ -119,13 +162,20 @@ extension JSON {
         func fail(_ m: String) -> JSONError { JSONError(message: m, offset: i) }
 
         mutating func skipWS() {
-            while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+            while i < bytes.count {
+                switch bytes[i] {
+                case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                default: return
+                }
+            }
         }
 
-        mutating func literal(_ word: String, _ v: JSON) throws -> JSON {
-            let w = Array(word.utf8)
-            guard i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w else { throw fail("invalid literal") }
-            i += w.count
+        mutating func literal(_ word: StaticString, _ v: JSON) throws -> JSON {
+            let n = word.utf8CodeUnitCount
+            guard i + n <= bytes.count else { throw fail("invalid literal") }
+            let p = word.utf8Start
+            for k in 0..<n where bytes[i + k] != p[k] { throw fail("invalid literal") }
+            i += n
             return v
         }
 
@@ -183,9 +233,19 @@ extension JSON {
             guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("invalid number") }
             if bytes[i] == 0x30, i + 1 < bytes.count, (0x30...0x39).contains(bytes[i + 1]) { throw fail("leading zero") }
             while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-            if i < bytes.count, [0x2E, 0x65, 0x45].contains(bytes[i]) { throw fail("only integers are allowed") }
-            guard let v = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("integer out of range") }
-            return .int(v)
+            if i < bytes.count, bytes[i] == 0x2E || bytes[i] == 0x65 || bytes[i] == 0x45 { throw fail("only integers are allowed") }
+            // Accumulate negatively so Int64.min parses; overflow is an error.
+            var v: Int64 = 0
+            let negative = bytes[start] == 0x2D
+            for k in (negative ? start + 1 : start)..<i {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (d, o2) = m.subtractingReportingOverflow(Int64(bytes[k] - 0x30))
+                if o1 || o2 { throw fail("integer out of range") }
+                v = d
+            }
+            if negative { return .int(v) }
+            guard v != Int64.min else { throw fail("integer out of range") }
+            return .int(-v)
         }
 
         mutating func hex4() throws -> UInt32 {

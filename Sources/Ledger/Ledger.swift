@@ -26,6 +26,11 @@ public struct ProposedBlock: Sendable {
     let results: [JSON]
 }
 
+/// Hand-off slot between the admission stage and the commit loop (written before `group.wait()` returns).
+final class AdmissionBox: @unchecked Sendable {
+    var value: [Result<Transaction, TransactionError>] = []
+}
+
 /// Reference wrapper so a proposal can carry its writes without copying them around.
 final class StateWritesBox: @unchecked Sendable {
     let writes: StateWrites
@@ -139,12 +144,16 @@ public final class Ledger: @unchecked Sendable {
                 do throws(TransactionError) {
                     guard included.count < maxTxs else { throw .rejected("block is full; resubmit") }
                     try checkEnvelope(tx, signatureOK: sigOK[i])
-                    guard hashesInBlock.insert(tx.hash).inserted, try !isCommitted(tx.hash) else { throw .duplicate }
+                    // A committed copy would have used this sender's nonce, so the (indexed) nonce check
+                    // below finds replays; the hash lookup only runs then, to name the duplicate.
+                    guard hashesInBlock.insert(tx.hash).inserted else { throw .duplicate }
                     let nonceKey = "\(tx.body.sender)\u{0}\(tx.body.nonce)"
-                    guard !noncesInBlock.contains(nonceKey), try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
-                        throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
+                    let (result, txWrites) = try execute(tx, index: included.count, height: height, time: blockTime, block: writes) { () throws(TransactionError) in
+                        guard !noncesInBlock.contains(nonceKey), try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
+                            if try isCommitted(tx.hash) { throw .duplicate }
+                            throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
+                        }
                     }
-                    let (result, txWrites) = try execute(tx, index: included.count, height: height, time: blockTime, block: writes)
                     for (k, v) in txWrites.entries { writes.entries[k] = v }
                     noncesInBlock.insert(nonceKey)
                     outcomes.append(.committed(TransactionReceipt(hash: tx.hash, height: height, index: included.count, result: result)))
@@ -187,18 +196,48 @@ public final class Ledger: @unchecked Sendable {
 
     /// Decodes wire bytes and submits what decodes; malformed or oversized input gets its reason.
     public func submit(bytes: [[UInt8]], proposer: OrganisationKeys, time: Int64) throws -> [Submission] {
+        try submit(admitted: Transaction.admit(bytes, maxBytes: Int(params.maxTransactionBytes)), proposer: proposer, time: time)
+    }
+
+    /// Submits the output of `Transaction.admit`, keeping one outcome per input in order.
+    public func submit(admitted: [Result<Transaction, TransactionError>], proposer: OrganisationKeys, time: Int64) throws -> [Submission] {
         var decoded: [Transaction] = []
         var slots: [Submission?] = []
-        for b in bytes {
-            do throws(TransactionError) {
-                decoded.append(try Transaction(decoding: b, maxBytes: Int(params.maxTransactionBytes)))
-                slots.append(nil)
-            } catch {
-                slots.append(.refused(error))
+        for a in admitted {
+            switch a {
+            case .success(let tx): decoded.append(tx); slots.append(nil)
+            case .failure(let e): slots.append(.refused(e))
             }
         }
         var outcomes = try submit(decoded, proposer: proposer, time: time).makeIterator()
         return slots.map { $0 ?? outcomes.next()! }
+    }
+
+    /// Commits a stream of wire-format batches, one block each, admitting (decoding and verifying)
+    /// batch i+1 on other cores while batch i executes and commits. Returns outcomes per batch.
+    public func submitPipelined(_ batches: [[[UInt8]]], proposer: OrganisationKeys, time: () -> Int64) throws -> [[Submission]] {
+        guard !batches.isEmpty else { return [] }
+        let maxBytes = Int(params.maxTransactionBytes)
+        var current = Transaction.admit(batches[0], maxBytes: maxBytes)
+        var results: [[Submission]] = []
+        results.reserveCapacity(batches.count)
+        let box = AdmissionBox()
+        for i in batches.indices {
+            let group = DispatchGroup()
+            if i + 1 < batches.count {
+                let next = batches[i + 1]
+                DispatchQueue.global().async(group: group) { box.value = Transaction.admit(next, maxBytes: maxBytes) }
+            }
+            let out: [Submission]
+            do { out = try submit(admitted: current, proposer: proposer, time: time()) } catch {
+                group.wait()
+                throw error
+            }
+            results.append(out)
+            group.wait()
+            current = box.value
+        }
+        return results
     }
 
     /// Validates and applies a block proposed elsewhere (a replica, or verification replay):
@@ -226,12 +265,13 @@ public final class Ledger: @unchecked Sendable {
             for (i, tx) in block.transactions.enumerated() {
                 do throws(TransactionError) {
                     try checkEnvelope(tx, signatureOK: sigOK[i])
-                    guard try !isCommitted(tx.hash) else { throw .duplicate }
                     let nk = "\(tx.body.sender)\u{0}\(tx.body.nonce)"
-                    guard nonces.insert(nk).inserted, try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
-                        throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
+                    let (result, w) = try execute(tx, index: i, height: h.height, time: h.time, block: writes) { () throws(TransactionError) in
+                        guard nonces.insert(nk).inserted, try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
+                            if try isCommitted(tx.hash) { throw .duplicate }
+                            throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
+                        }
                     }
-                    let (result, w) = try execute(tx, index: i, height: h.height, time: h.time, block: writes)
                     for (k, v) in w.entries { writes.entries[k] = v }
                     results.append(result)
                 } catch {
@@ -297,11 +337,15 @@ public final class Ledger: @unchecked Sendable {
         } catch { throw .rejected("state unreadable") }
     }
 
-    private func execute(_ tx: Transaction, index: Int, height: Int64, time: Int64, block: StateWrites) throws(TransactionError) -> (JSON, StateWrites) {
+    /// Resolves the sender (key checked against its registration), then checks the nonce, then runs
+    /// the contract: a forged transaction is reported as forged, not as a replay.
+    private func execute(_ tx: Transaction, index: Int, height: Int64, time: Int64, block: StateWrites,
+                         checkNonce: () throws(TransactionError) -> Void) throws(TransactionError) -> (JSON, StateWrites) {
         let sender = try Contracts.resolveSender(tx) { key in
             if let e = block.entries[key] { return e }
             return try state.entry(key)
         }
+        try checkNonce()
         let ctx = ExecutionContext(height: height, time: time, txHash: tx.hash, txIndex: index, sender: sender, params: params, base: state, block: block)
         let result = try Contracts.execute(tx, ctx)
         return (result, ctx.writes)
@@ -309,9 +353,10 @@ public final class Ledger: @unchecked Sendable {
 
     /// Ed25519 verification of many transactions across all cores.
     static func verifySignatures(_ txs: [Transaction]) -> [Bool] {
-        var ok = [Bool](repeating: false, count: txs.count)
+        var ok = txs.map(\.signatureChecked)
+        if ok.allSatisfy({ $0 }) { return ok }
         if txs.count < 32 {
-            for i in txs.indices { ok[i] = txs[i].verifySignature() }
+            for i in txs.indices where !ok[i] { ok[i] = txs[i].verifySignature() }
             return ok
         }
         let chunks = ProcessInfo.processInfo.activeProcessorCount * 4
@@ -320,7 +365,7 @@ public final class Ledger: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 var i = c
                 while i < txs.count {
-                    out[i] = txs[i].verifySignature()
+                    if !out[i] { out[i] = txs[i].verifySignature() }
                     i += chunks
                 }
             }

@@ -7,6 +7,17 @@ public struct StateEntry: Equatable, Sendable {
     public var version: Int64
     /// Height of the block that last wrote this key.
     public var height: Int64
+    /// The canonical encoding of `value`, computed once: it is both hashed and stored.
+    let encoded: [UInt8]
+
+    init(value: JSON, version: Int64, height: Int64, encoded: [UInt8]? = nil) {
+        self.value = value
+        self.version = version
+        self.height = height
+        self.encoded = encoded ?? value.canonicalBytes
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { a.version == b.version && a.height == b.height && a.encoded == b.encoded }
 }
 
 /// Read access to world state, as of the last committed block.
@@ -21,13 +32,13 @@ struct StateWrites {
     /// SHA-256 over the sorted writes: len(key)‖key‖version‖SHA-256(canonical value).
     func digest() -> Hash32 {
         var h = SHA256()
-        for key in entries.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        for key in entries.keys.sorted(by: JSON.utf8Less) {
             let e = entries[key]!
             let k = Array(key.utf8)
             h.update(data: bigEndian(Int64(k.count)))
             h.update(data: k)
             h.update(data: bigEndian(e.version))
-            h.update(data: Hash32.sha256(e.value.canonicalBytes).bytes)
+            h.update(data: Hash32.sha256(e.encoded).bytes)
         }
         return Hash32(Array(h.finalize()))
     }
@@ -51,7 +62,8 @@ enum LedgerSchema {
         checkpoint TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS transactions(
-        hash BLOB PRIMARY KEY,
+        seq INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
         height INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         sender TEXT NOT NULL,
@@ -60,21 +72,21 @@ enum LedgerSchema {
         bytes BLOB NOT NULL,
         result TEXT NOT NULL,
         UNIQUE(sender, nonce)
-    ) WITHOUT ROWID;
+    );
     CREATE INDEX IF NOT EXISTS transactions_by_position ON transactions(height, idx);
-    CREATE TABLE IF NOT EXISTS state(
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        height INTEGER NOT NULL
-    ) WITHOUT ROWID;
+    -- Every version of every key. The current world state is the latest row per key (the `state`
+    -- view); keeping one table means one write per state change, and reads "as of" any height
+    -- are one index seek.
     CREATE TABLE IF NOT EXISTS state_history(
+        id INTEGER PRIMARY KEY,
         key TEXT NOT NULL,
         height INTEGER NOT NULL,
         version INTEGER NOT NULL,
         value TEXT NOT NULL,
-        PRIMARY KEY(key, height)
-    ) WITHOUT ROWID;
+        UNIQUE(key, height)
+    );
+    CREATE VIEW IF NOT EXISTS state(key, value, version, height) AS
+        SELECT key, value, version, max(height) FROM state_history GROUP BY key;
     """
 }
 
@@ -83,28 +95,30 @@ final class StateStore: StateReader {
     let db: Database
     private let getStmt: Statement
     private let getAsOfStmt: Statement
-    private let putStmt: Statement
     private let historyStmt: Statement
     private let scanStmt: Statement
     /// Parsed committed values; the ledger is the only writer, so it stays coherent.
-    private var cache: [String: StateEntry] = [:]
+    private var cache: [String: StateEntry?] = [:]
     private let cacheLimit = 200_000
 
     init(db: Database) throws {
         self.db = db
-        getStmt = try db.prepare("SELECT value, version, height FROM state WHERE key = ?")
+        getStmt = try db.prepare("SELECT value, version, height FROM state_history WHERE key = ? ORDER BY height DESC LIMIT 1")
         getAsOfStmt = try db.prepare("SELECT value, version, height FROM state_history WHERE key = ? AND height <= ? ORDER BY height DESC LIMIT 1")
-        putStmt = try db.prepare("INSERT OR REPLACE INTO state(key, value, version, height) VALUES (?, ?, ?, ?)")
-        historyStmt = try db.prepare("INSERT OR REPLACE INTO state_history(key, height, version, value) VALUES (?, ?, ?, ?)")
-        scanStmt = try db.prepare("SELECT key, value, version, height FROM state WHERE key >= ? AND key < ? ORDER BY key")
+        historyStmt = try db.prepare("INSERT INTO state_history(key, height, version, value) VALUES (?, ?, ?, ?)")
+        scanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE key >= ? AND key < ? GROUP BY key ORDER BY key")
     }
 
     func entry(_ key: String) throws -> StateEntry? {
         if let e = cache[key] { return e }
         try getStmt.bind([.text(key)])
         defer { getStmt.reset() }
-        guard try getStmt.step() else { return nil }
-        let e = StateEntry(value: try parseStored(getStmt.text(0) ?? "", key: key), version: getStmt.int(1), height: getStmt.int(2))
+        guard try getStmt.step() else {
+            remember(key, nil) // absent keys are looked up again when written (versioning); cache the miss
+            return nil
+        }
+        let text = getStmt.text(0) ?? ""
+        let e = StateEntry(value: try parseStored(text, key: key), version: getStmt.int(1), height: getStmt.int(2), encoded: Array(text.utf8))
         remember(key, e)
         return e
     }
@@ -113,7 +127,8 @@ final class StateStore: StateReader {
         try getAsOfStmt.bind([.text(key), .integer(height)])
         defer { getAsOfStmt.reset() }
         guard try getAsOfStmt.step() else { return nil }
-        return StateEntry(value: try parseStored(getAsOfStmt.text(0) ?? "", key: key), version: getAsOfStmt.int(1), height: getAsOfStmt.int(2))
+        let text = getAsOfStmt.text(0) ?? ""
+        return StateEntry(value: try parseStored(text, key: key), version: getAsOfStmt.int(1), height: getAsOfStmt.int(2), encoded: Array(text.utf8))
     }
 
     /// Committed entries whose key starts with `prefix`, in key order.
@@ -123,30 +138,29 @@ final class StateStore: StateReader {
         var out: [(String, StateEntry)] = []
         while out.count < limit, try scanStmt.step() {
             let key = scanStmt.text(0) ?? ""
-            out.append((key, StateEntry(value: try parseStored(scanStmt.text(1) ?? "", key: key), version: scanStmt.int(2), height: scanStmt.int(3))))
+            let text = scanStmt.text(1) ?? ""
+            out.append((key, StateEntry(value: try parseStored(text, key: key), version: scanStmt.int(2), height: scanStmt.int(3), encoded: Array(text.utf8))))
         }
         return out
     }
 
     func write(_ writes: StateWrites) throws {
         for (key, e) in writes.entries {
-            let text = SQLValue.text(e.value.canonicalString)
-            try putStmt.run([.text(key), text, .integer(e.version), .integer(e.height)])
-            try historyStmt.run([.text(key), .integer(e.height), .integer(e.version), text])
+            try historyStmt.run([.text(key), .integer(e.height), .integer(e.version), .text(String(decoding: e.encoded, as: UTF8.self))])
         }
     }
 
     /// Called after the SQLite transaction that wrote `writes` committed.
     func didCommit(_ writes: StateWrites) {
         if cache.count + writes.entries.count > cacheLimit { cache.removeAll(keepingCapacity: true) }
-        for (k, e) in writes.entries { cache[k] = e }
+        for (k, e) in writes.entries { cache[k] = .some(e) }
     }
 
     func forgetCache() { cache.removeAll() }
 
-    private func remember(_ key: String, _ e: StateEntry) {
+    private func remember(_ key: String, _ e: StateEntry?) {
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[key] = e
+        cache[key] = .some(e)
     }
 
     private func parseStored(_ text: String, key: String) throws -> JSON {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Why a transaction was refused. Each reason has a stable code; messages never carry health data.
@@ -85,6 +86,8 @@ public struct Transaction: Sendable {
     public let hash: Hash32
     /// The canonical bytes of the body: what the signature covers.
     let bodyBytes: [UInt8]
+    /// True once `admit` has verified the signature; only this module can set it.
+    public internal(set) var signatureChecked = false
 
     /// Signs `body` with `key` (the one signing path for transactions).
     public init(body: TransactionBody, signingWith key: SigningKey) {
@@ -127,6 +130,37 @@ public struct Transaction: Sendable {
     public func verifySignature() -> Bool {
         guard let pk = PublicSigningKey(base64: body.signerKey) else { return false }
         return pk.isValid(signature: signature, domain: SigningDomain.transaction, for: bodyBytes)
+    }
+}
+
+extension Transaction {
+    /// Admission: decodes wire bytes and verifies signatures across all cores. Pure — it reads no
+    /// ledger state — so a node runs it on incoming transactions while the previous block commits.
+    public static func admit(_ wire: [[UInt8]], maxBytes: Int) -> [Result<Transaction, TransactionError>] {
+        var out = [Result<Transaction, TransactionError>](repeating: .failure(.malformed("not admitted")), count: wire.count)
+        let work = { (i: Int) -> Result<Transaction, TransactionError> in
+            do throws(TransactionError) {
+                var tx = try Transaction(decoding: wire[i], maxBytes: maxBytes)
+                guard tx.verifySignature() else { return .failure(.badSignature) }
+                tx.signatureChecked = true
+                return .success(tx)
+            } catch {
+                return .failure(error)
+            }
+        }
+        if wire.count < 32 {
+            for i in wire.indices { out[i] = work(i) }
+            return out
+        }
+        let lanes = ProcessInfo.processInfo.activeProcessorCount * 4
+        out.withUnsafeMutableBufferPointer { buf in
+            let o = buf
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                var i = lane
+                while i < wire.count { o[i] = work(i); i += lanes }
+            }
+        }
+        return out
     }
 }
 

@@ -73,16 +73,20 @@ import Testing
         let c = try populated()
         let key = StateKey.record("r-2")
         let v = try #require(try c.ledger.value(key))
-        try tamper(c, "UPDATE state SET value = ? WHERE key = ?", [.text(v.setting("readers", ["general-hospital", "healthinsure"]).canonicalString), .text(key)])
+        try tamper(c, "UPDATE state_history SET value = ? WHERE key = ? AND height = (SELECT max(height) FROM state_history WHERE key = ?)",
+                   [.text(v.setting("readers", ["general-hospital", "healthinsure"]).canonicalString), .text(key), .text(key)])
         let r = try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis)
-        #expect(r.failure?.reason == "world state row \(key) differs from replay")
+        #expect(r.failure?.reason == "world state row \(key) (written at block \(c.ledger.height)) differs from replay")
         #expect(r.failure?.height == c.ledger.height)
     }
 
-    @Test func tamperedHistoryRowIsCaught() throws {
+    @Test func tamperedPastStateIsCaught() throws {
         let c = try populated()
+        // Rewriting an old version (what an as-of-height read would show an auditor) is caught too.
         try tamper(c, "UPDATE state_history SET version = version + 1 WHERE key = ? AND height = 1", [.text("identity/general-hospital/portal")])
-        #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).failure?.reason.contains("history") == true)
+        #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).failure?.height == 1)
+        try tamper(c, "INSERT INTO state_history(key, height, version, value) VALUES ('member/rogue-lab', 2, 1, '{}')")
+        #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).failure != nil)
     }
 
     @Test func foreignGenesisIsCaught() throws {

@@ -51,7 +51,7 @@ enum PatientContract {
         let pid = try args.string("patient")
         guard isPseudonym(pid) else { throw .malformed("patient must be a pseudonym PAT-<20 hex>") }
         let demo = try args.string("demographic_hash")
-        guard demo.utf8.count == 64, [UInt8](hex: demo) != nil else { throw .malformed("demographic_hash must be 64 hex characters") }
+        guard demo.utf8.count == 64, demo.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { throw .malformed("demographic_hash must be 64 hex characters") }
         var p = try ctx.read(StateKey.patient(pid)) ?? ["id": .string(pid), "demographic_hash": .string(demo),
                                                          "locations": [:], "consents": [:], "registered_at": .int(ctx.time)]
         var locations = p["locations"]?.objectValue ?? [:]

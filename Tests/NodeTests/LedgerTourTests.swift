@@ -1,0 +1,21 @@
+import Foundation
+import Node
+import Testing
+
+@Suite struct LedgerTourTests {
+    @Test func demoScenarioRunsAndItsLedgerVerifies() throws {
+        let root = try temporaryDirectory("tour")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var lines: [String] = []
+        let s = try LedgerTour(root: root) { lines.append($0) }.run()
+        #expect(s.verified)
+        #expect(s.proofChecked)
+        let text = lines.joined(separator: "\n")
+        #expect(!text.contains("UNEXPECTED"))
+        #expect(!text.contains("?!"))
+        #expect(text.contains("FLAGGED for review"))
+        #expect(text.contains("denied (revoked)"))
+        // No plaintext of the sealed note is printed.
+        #expect(!text.contains("essential hypertension"))
+    }
+}
