@@ -1,0 +1,61 @@
+import CSQLite
+import Foundation
+import SQLiteStore
+import Testing
+
+@Suite struct DatabaseTests {
+    @Test func bindsAndReadsEveryValueKind() throws {
+        let db = try Database.inMemory()
+        try db.execute("CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB, n)")
+        try db.prepare("INSERT INTO t VALUES (?, ?, ?, ?, ?)").run([.integer(-7), .real(2.5), .text("héllo"), .blob([0, 1, 255]), .null])
+        let rows = try db.rows("SELECT i, r, s, b, n FROM t")
+        #expect(rows == [[.integer(-7), .real(2.5), .text("héllo"), .blob([0, 1, 255]), .null]])
+        // An empty blob is a zero-length blob, not NULL.
+        try db.prepare("INSERT INTO t(b) VALUES (?)").run([.blob([])])
+        #expect(try db.scalar("SELECT typeof(b) FROM t WHERE i IS NULL") == .text("blob"))
+    }
+
+    @Test func errorsCarrySQLButNeverBoundValues() throws {
+        let db = try Database.inMemory()
+        try db.execute("CREATE TABLE p(id TEXT PRIMARY KEY)")
+        let insert = try db.prepare("INSERT INTO p VALUES (?)")
+        try insert.run([.text("SECRET-MRN-123")])
+        do {
+            try insert.run([.text("SECRET-MRN-123")])
+            Issue.record("duplicate insert should fail")
+        } catch let e as DatabaseError {
+            #expect(e.code & 0xFF == SQLITE_CONSTRAINT)
+            #expect(e.sql == "INSERT INTO p VALUES (?)")
+            #expect(!e.description.contains("SECRET"))
+        }
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() throws {
+        let db = try Database.inMemory()
+        try db.execute("CREATE TABLE t(x)")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try db.transaction {
+                try db.execute("INSERT INTO t VALUES (1)")
+                throw Boom()
+            }
+        }
+        #expect(try db.scalar("SELECT count(*) FROM t") == .integer(0))
+        try db.transaction { try db.execute("INSERT INTO t VALUES (2)") }
+        #expect(try db.scalar("SELECT count(*) FROM t") == .integer(1))
+    }
+
+    @Test func extensionLoadingAndTrustedSchemaAreOffByDefault() throws {
+        let db = try Database.inMemory()
+        #expect(try db.config(SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, -1) == 0)
+        #expect(try db.config(SQLITE_DBCONFIG_TRUSTED_SCHEMA, -1) == 0)
+    }
+
+    @Test func readOnlyConnectionsCannotWrite() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ro-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Database(path: path).execute("CREATE TABLE t(x)")
+        let ro = try Database(path: path, flags: [.readOnly])
+        #expect(throws: DatabaseError.self) { try ro.execute("INSERT INTO t VALUES (1)") }
+    }
+}
