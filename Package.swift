@@ -28,7 +28,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore"]),
+        .target(name: "DeidSQL"),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL"]),
         .executableTarget(
             name: "tally",
             dependencies: [
@@ -38,11 +39,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "TallyBench",
-            dependencies: ["Ledger", "Node", "SQLiteStore"],
+            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL"],
             path: "Benchmarks/TallyBench"
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
+        .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "tally"]),
     ],
     swiftLanguageModes: [.v5]
