@@ -33,7 +33,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger",
+                "Node", "Ledger", "DeidSQL",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
