@@ -81,7 +81,7 @@ enum Functions {
     ]
     static let dateFunctions: Set<String> = ["date", "time", "datetime", "julianday", "strftime", "unixepoch"]
     /// `strftime` formats that generalise a date; sub-day formats and free formats are refused.
-    static let strftimeFormats: Set<String> = ["%Y", "%m", "%d", "%Y-%m", "%Y-%m-%d", "%W", "%Y-%W", "%w", "%j", "%Y-%j", "%s"]
+    static let strftimeFormats: Set<String> = ["%Y", "%m", "%d", "%Y-%m", "%Y-%m-%d", "%W", "%Y-%W", "%w", "%j", "%Y-%j"]
     /// Specific reasons for functions people try.
     static let refusedWithReason: [String: String] = [
         "random": "random() makes results differ between sites and runs",

@@ -81,7 +81,12 @@ public struct Validator {
         var cols = try coreColumns(s.first, outer: outer, ctes: local)
         for (_, c) in s.compounds {
             let more = try coreColumns(c, outer: outer, ctes: local)
-            for i in cols.indices where i < more.count { cols[i].info.absorb(more[i].info) }
+            for i in cols.indices where i < more.count {
+                // A column is the patient pseudonym only if it is on every side of the compound.
+                let patient = cols[i].info.isPatient && more[i].info.isPatient
+                cols[i].info.absorb(more[i].info)
+                cols[i].info.isPatient = patient
+            }
         }
         let scope = Scope(parent: outer)
         for t in s.orderBy { _ = try expr(t.expr, scope: scope, ctes: local, allowAggregates: true) }
@@ -315,6 +320,7 @@ public struct Validator {
             let cols = try selectColumns(s, outer: scope, ctes: ctes)
             for c in cols { v.absorb(c.info) }
             v.hasSubquery = true
+            v.hasAggregate = false // the subquery's own aggregates are not this select's
             return v.clearingQuasi()
         case .inTable(let x, _, let schemaName, let name, let args, let p):
             guard schemaName == nil, name.folded == "valueset", let args, args.count == 1, case .literal(.string(let set), _) = args[0] else {
@@ -330,11 +336,13 @@ public struct Validator {
             var v = ValueInfo.constant
             for c in try selectColumns(s, outer: scope, ctes: ctes) { v.absorb(c.info) }
             v.hasSubquery = true
+            v.hasAggregate = false
             return v.clearingQuasi()
         case .subquery(let s, _):
             var v = ValueInfo.constant
             for c in try selectColumns(s, outer: scope, ctes: ctes) { v.absorb(c.info) }
             v.hasSubquery = true
+            v.hasAggregate = false
             v.isConstant = false
             return v
         case .caseExpr(let base, let whens, let otherwise, _):

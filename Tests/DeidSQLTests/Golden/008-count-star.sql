@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT COUNT(*) FROM patients

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT COUNT(DISTINCT patient_id) AS patients FROM encounters

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT class, COUNT(DISTINCT encounter_id) AS visits FROM encounters GROUP BY class

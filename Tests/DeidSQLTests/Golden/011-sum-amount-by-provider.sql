@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT provider, SUM(amount) AS billed FROM claims GROUP BY provider

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT provider, AVG(amount) AS mean_claim, COUNT(*) AS claims FROM claims GROUP BY provider

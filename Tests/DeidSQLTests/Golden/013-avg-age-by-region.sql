@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT region, AVG(age) AS mean_age FROM patients GROUP BY region

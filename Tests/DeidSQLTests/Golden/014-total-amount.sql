@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT TOTAL(amount) AS total FROM claims

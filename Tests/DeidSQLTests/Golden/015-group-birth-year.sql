@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT birth_year, COUNT(*) FROM patients GROUP BY birth_year

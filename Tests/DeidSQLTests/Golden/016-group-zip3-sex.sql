@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT zip3, sex, COUNT(*) AS n FROM patients GROUP BY zip3, sex

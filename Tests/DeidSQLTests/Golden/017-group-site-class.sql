@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT site, class, COUNT(*) FROM encounters GROUP BY site, class

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT strftime('%Y-%m', service_date) AS month, COUNT(*) FROM encounters GROUP BY month

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT age / 5 * 5 AS band, COUNT(*) FROM patients GROUP BY age / 5 * 5

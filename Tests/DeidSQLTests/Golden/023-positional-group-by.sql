@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT sex, region, COUNT(*) FROM patients GROUP BY 1, 2 ORDER BY 3 DESC

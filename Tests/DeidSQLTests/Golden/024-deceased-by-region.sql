@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT region, deceased, COUNT(*) FROM patients GROUP BY region, deceased

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT COUNT(*) FROM encounters WHERE service_date = CURRENT_DATE

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT class, COUNT(*) FROM encounters WHERE julianday('now') - julianday(service_date) <= 30 GROUP BY class

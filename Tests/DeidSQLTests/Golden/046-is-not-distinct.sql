@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT COUNT(*) FROM medications WHERE end_date IS NOT DISTINCT FROM start_date

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT 'all sites' AS scope, COUNT(*) AS n FROM patients

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT region, COUNT(*) AS n FROM patients GROUP BY region ORDER BY n DESC LIMIT 5

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT region FROM patients GROUP BY region

@@ -1,0 +1,4 @@
+-- expect: ok
+select /* block */ Sex, count(*) -- trailing
+from Patients
+group by SEX

@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT provider, SUM(amount / 100) AS dollars FROM claims GROUP BY provider

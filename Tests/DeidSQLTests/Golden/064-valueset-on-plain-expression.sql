@@ -1,0 +1,2 @@
+-- expect: ok
+SELECT COUNT(*) FROM medications WHERE upper(code) IN VALUESET('beta-blockers')

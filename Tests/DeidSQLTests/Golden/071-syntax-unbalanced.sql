@@ -1,0 +1,2 @@
+-- expect: syntax
+SELECT COUNT(*) FROM patients WHERE (age > 3

@@ -1,0 +1,2 @@
+-- expect: syntax
+SELECT CASE END FROM patients

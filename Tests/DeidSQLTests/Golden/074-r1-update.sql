@@ -1,0 +1,2 @@
+-- expect: R1
+UPDATE patients SET age = 1

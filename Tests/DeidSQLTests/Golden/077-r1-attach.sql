@@ -1,0 +1,2 @@
+-- expect: R1
+ATTACH DATABASE '/etc/passwd' AS x

@@ -1,0 +1,2 @@
+-- expect: R1
+CREATE TABLE x(a)

@@ -1,0 +1,2 @@
+-- expect: R1
+SELECT COUNT(*) FROM patients INDEXED BY idx

@@ -1,0 +1,2 @@
+-- expect: R1
+EXPLAIN SELECT COUNT(*) FROM patients

@@ -1,0 +1,2 @@
+-- expect: R2
+SELECT * FROM patients

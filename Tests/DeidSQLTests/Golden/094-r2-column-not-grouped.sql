@@ -1,0 +1,2 @@
+-- expect: R2
+SELECT sex, region, COUNT(*) FROM patients GROUP BY sex

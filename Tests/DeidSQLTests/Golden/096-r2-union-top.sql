@@ -1,0 +1,2 @@
+-- expect: R2
+SELECT COUNT(*) FROM patients UNION SELECT COUNT(*) FROM claims

@@ -1,0 +1,2 @@
+-- expect: R2
+VALUES (1, 2)

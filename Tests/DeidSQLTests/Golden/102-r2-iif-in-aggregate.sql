@@ -1,0 +1,2 @@
+-- expect: R2
+SELECT region, SUM(iif(deceased, 1, 0)) FROM patients GROUP BY region

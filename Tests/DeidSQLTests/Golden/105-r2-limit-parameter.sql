@@ -1,0 +1,2 @@
+-- expect: R2
+SELECT region, COUNT(*) FROM patients GROUP BY region LIMIT :n

@@ -1,0 +1,2 @@
+-- expect: R3
+SELECT COUNT(*) FROM encounters GROUP BY patient_id

@@ -1,0 +1,2 @@
+-- expect: R3
+SELECT patient_id || '' AS p, COUNT(*) FROM patients GROUP BY p

@@ -1,0 +1,2 @@
+-- expect: R3
+SELECT lower(patient_id) AS p, COUNT(*) FROM patients GROUP BY 1

@@ -1,0 +1,2 @@
+-- expect: R3
+SELECT value, COUNT(*) FROM world_state GROUP BY value

@@ -1,0 +1,2 @@
+-- expect: R3
+SELECT age, COUNT(*) FROM patients GROUP BY age

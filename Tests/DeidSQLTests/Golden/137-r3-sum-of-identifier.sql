@@ -1,0 +1,2 @@
+-- expect: R3
+SELECT sex, SUM(length(patient_id)) FROM patients GROUP BY sex

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT COUNT(*) FROM patients WHERE zeroblob(1000000000) IS NOT NULL

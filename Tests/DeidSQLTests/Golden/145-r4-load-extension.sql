@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT load_extension('/tmp/evil.so')

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT COUNT(*) FROM patients WHERE printf('%999999999d', 1) <> ''

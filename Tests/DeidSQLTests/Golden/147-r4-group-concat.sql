@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT region, group_concat(patient_id) FROM patients GROUP BY region

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT sqlite_version(), COUNT(*) FROM patients

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT row_number() OVER (ORDER BY age) FROM patients

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT region, COUNT(*) FROM patients GROUP BY region WINDOW w AS (ORDER BY region)

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT strftime('%H:%M', service_date) AS t, COUNT(*) FROM encounters GROUP BY t

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT COUNT(*) FROM conditions WHERE code IN hypertension_codes

@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT RAISE(ABORT, 'x')

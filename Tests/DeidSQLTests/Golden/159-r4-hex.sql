@@ -1,0 +1,2 @@
+-- expect: R4
+SELECT hex(region), COUNT(*) FROM patients GROUP BY 1

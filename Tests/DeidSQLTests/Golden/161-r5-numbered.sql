@@ -1,0 +1,2 @@
+-- expect: R5
+SELECT COUNT(*) FROM patients WHERE age > ?1

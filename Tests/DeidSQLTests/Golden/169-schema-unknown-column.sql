@@ -1,0 +1,2 @@
+-- expect: schema
+SELECT ssn, COUNT(*) FROM patients GROUP BY ssn

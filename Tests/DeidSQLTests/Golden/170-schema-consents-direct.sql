@@ -1,0 +1,2 @@
+-- expect: schema
+SELECT COUNT(*) FROM consents WHERE status = 'active'

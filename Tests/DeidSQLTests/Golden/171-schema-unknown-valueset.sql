@@ -1,0 +1,2 @@
+-- expect: schema
+SELECT COUNT(*) FROM conditions WHERE code IN VALUESET('gout')

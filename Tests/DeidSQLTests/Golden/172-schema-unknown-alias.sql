@@ -1,0 +1,2 @@
+-- expect: schema
+SELECT COUNT(*) FROM patients p WHERE q.age > 3

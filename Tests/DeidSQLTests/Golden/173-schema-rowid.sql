@@ -1,0 +1,2 @@
+-- expect: schema
+SELECT rowid, COUNT(*) FROM patients GROUP BY rowid
