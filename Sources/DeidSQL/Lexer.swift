@@ -80,16 +80,28 @@ struct Lexer {
 
     init(_ text: String) { bytes = Array(text.utf8) }
 
-    var pos: SourcePos { SourcePos(line: line, column: column(at: i), offset: i) }
+    /// Column bookkeeping is incremental (tokens come in order), so long lines stay linear.
+    var columnMarkOffset = 0
+    var columnMarkValue = 1
 
-    func column(at offset: Int) -> Int {
+    var pos: SourcePos {
+        mutating get { SourcePos(line: line, column: column(at: i), offset: i) }
+    }
+
+    mutating func column(at offset: Int) -> Int {
         // Columns count characters, not bytes (UTF-8 continuation bytes do not advance the column).
-        var c = 1
-        var k = lineStart
+        if columnMarkOffset < lineStart || columnMarkOffset > offset {
+            columnMarkOffset = lineStart
+            columnMarkValue = 1
+        }
+        var k = columnMarkOffset
+        var c = columnMarkValue
         while k < offset {
             if bytes[k] & 0xC0 != 0x80 { c += 1 }
             k += 1
         }
+        columnMarkOffset = offset
+        columnMarkValue = c
         return c
     }
 

@@ -169,6 +169,11 @@ public final class Statement {
     deinit { sqlite3_finalize(handle) }
 
     public var columnCount: Int { Int(sqlite3_column_count(handle)) }
+    public var parameterCount: Int { Int(sqlite3_bind_parameter_count(handle)) }
+
+    public func parameterName(_ index: Int) -> String? {
+        sqlite3_bind_parameter_name(handle, Int32(index)).map { String(cString: $0) }
+    }
 
     public func columnName(_ i: Int) -> String {
         String(cString: sqlite3_column_name(handle, Int32(i)))
