@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Ledger
 import SQLiteStore
+import DeidSQL
 
 // Ledger benchmarks. Run with:  swift run -c release TallyBench ledger [--transactions N]
 // Each figure is printed next to a ceiling measured in the same run, as a ratio.
@@ -175,6 +176,23 @@ func option(_ name: String, _ def: Int) -> Int {
 switch suite {
 case "ledger":
     try ledgerBenchmark(transactions: option("--transactions", 50_000), blockSize: option("--block", 2000), records: option("--records", 1000))
+case "sql":
+    // Parse + validate + rewrite of every query in Queries/, beside parsing alone, in the same run.
+    let dir = args.dropFirst().first(where: { !$0.hasPrefix("-") }) ?? "Queries"
+    let valueSets = try QueryChecker.loadValueSets(directory: dir + "/valuesets")
+    let checker = QueryChecker(valueSets: valueSets)
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".sql") }.sorted()
+    let rounds = option("--rounds", 2000)
+    print("Tally SQL benchmark — release build, \(rounds) rounds per query (goal: check < 1 ms each)")
+    print("query                                    parse µs   check µs   check/parse   check/goal")
+    for f in files {
+        let sql = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
+        _ = try checker.check(sql)
+        let tp = try seconds { for _ in 0..<rounds { _ = try Parser.parse(sql) } } / Double(rounds)
+        let tc = try seconds { for _ in 0..<rounds { _ = try checker.check(sql) } } / Double(rounds)
+        print(f.padding(toLength: 40, withPad: " ", startingAt: 0)
+              + String(format: "%9.1f  %9.1f   %9.2f×   %9.3f×", tp * 1e6, tc * 1e6, tc / tp, tc / 1e-3))
+    }
 case "commit-only":
     // Profiling aid: only the sequential execute+commit stage, signatures pre-checked.
     let c = try Consortium()
@@ -193,6 +211,6 @@ case "commit-only":
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:
-    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N]")
+    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | commit-only")
     exit(2)
 }

@@ -3,7 +3,10 @@ public enum Combine: Equatable, Sendable, CustomStringConvertible {
     case key
     case constant
     case sum
-    /// COUNT(DISTINCT …) summed across sites: an upper bound where one patient is seen at several sites.
+    /// COUNT(*) or COUNT(x): summed across sites; a cell between 1 and k−1 is itself suppressed.
+    case count
+    /// COUNT(DISTINCT …) summed across sites (an upper bound where one patient is seen at several
+    /// sites); a cell between 1 and k−1 is itself suppressed.
     case sumOfDistinct
     case min
     case max
@@ -15,7 +18,8 @@ public enum Combine: Equatable, Sendable, CustomStringConvertible {
         case .key: return "key"
         case .constant: return "constant"
         case .sum: return "sum"
-        case .sumOfDistinct: return "sum (distinct per site)"
+        case .count: return "count: sum, small cells suppressed"
+        case .sumOfDistinct: return "distinct count: sum of per-site counts, small cells suppressed"
         case .min: return "min"
         case .max: return "max"
         case .patients: return "patients"
@@ -134,13 +138,13 @@ public struct Rewriter {
                 columns.append(.expr(.function(name: Name("SUM", pos: fname.pos), args: args, filter: nil, over: nil), alias: Name(sumName)))
                 columns.append(.expr(.function(name: Name("COUNT", pos: fname.pos), args: args, filter: nil, over: nil), alias: Name(countName)))
                 siteColumns.append(.init(name: sumName, combine: .sum))
-                siteColumns.append(.init(name: countName, combine: .sum))
+                siteColumns.append(.init(name: countName, combine: .count))
                 outputs.append((name, .average(sum: siteColumns.count - 2, count: siteColumns.count - 1)))
             default:
                 let combine: Combine
                 switch out.aggregate {
                 case "count":
-                    if case .function(_, .list(true, _, _), _, _) = e { combine = .sumOfDistinct } else { combine = .sum }
+                    if case .function(_, .list(true, _, _), _, _) = e { combine = .sumOfDistinct } else { combine = .count }
                 case "sum", "total": combine = .sum
                 case "min": combine = .min
                 case "max": combine = .max

@@ -238,7 +238,18 @@ public struct Validator {
 
     // MARK: expressions
 
+    /// A column of a FROM source carries its lineage (identifying, quasi, patient), not how the
+    /// source computed it: an aggregate inside a CTE is a plain value to the select reading it.
     func resolve(table: Name?, name: Name, scope: Scope) throws(SQLError) -> ValueInfo {
+        var v = try lookup(table: table, name: name, scope: scope)
+        v.hasAggregate = false
+        v.hasSubquery = false
+        v.hasWindow = false
+        v.isConstant = false
+        return v
+    }
+
+    func lookup(table: Name?, name: Name, scope: Scope) throws(SQLError) -> ValueInfo {
         let col = name.folded
         var s: Scope? = scope
         while let cur = s {
@@ -264,6 +275,7 @@ public struct Validator {
             s = cur.parent
         }
         if table == nil, ["true", "false"].contains(col) { return .constant }
+        _ = 0
         if let table { throw SQLError(rule: "schema", message: "no table named \(table.text) in scope", pos: table.pos) }
         throw SQLError(rule: "schema", message: "no column named \(name.text)", pos: name.pos)
     }
@@ -465,7 +477,7 @@ public struct Validator {
         switch e {
         case .caseExpr(_, _, _, let p): return p
         case .function(let n, let args, _, _):
-            if ["iif", "nullif", "coalesce", "ifnull"].contains(n.folded) { return n.pos }
+            if ["iif", "nullif"].contains(n.folded) { return n.pos }
             if case .list(_, let l, _) = args { for a in l { if let p = conditionalInside(a) { return p } } }
             return nil
         case .binary(_, let l, let r, _): return conditionalInside(l) ?? conditionalInside(r)
