@@ -29,22 +29,24 @@ let package = Package(
             ]
         ),
         .target(name: "DeidSQL"),
-        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL"]),
+        .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation"]),
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger", "DeidSQL",
+                "Node", "Ledger", "DeidSQL", "Federation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "TallyBench",
-            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL"],
+            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation"],
             path: "Benchmarks/TallyBench"
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
         .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "FederationTests", dependencies: ["Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "tally"]),
     ],
     swiftLanguageModes: [.v5]

@@ -303,7 +303,10 @@ public struct Validator {
             return .constant
         case .unary(_, let x, _):
             return try sub(x)
-        case .binary(let op, let l, let r, _):
+        case .binary(let op, let l, let r, let p):
+            if op == .arrow || op == .arrow2 {
+                throw SQLError(rule: "R4", message: "the \(op.rawValue) operator is not allowed; use json_extract(value, '$.path')", pos: p)
+            }
             let li = try sub(l)
             let ri = try sub(r)
             var v = ValueInfo.combining([li, ri])

@@ -21,6 +21,9 @@ public struct SigningKey: Sendable {
     public var publicKey: PublicSigningKey { PublicSigningKey(key.publicKey) }
     public var rawRepresentation: [UInt8] { Array(key.rawRepresentation) }
 
+    /// Signs a member's released aggregate (domain-separated from transactions and blocks).
+    public func signAggregate(_ message: [UInt8]) -> [UInt8] { sign(domain: SigningDomain.aggregate, message) }
+
     func sign(domain: [UInt8], _ message: [UInt8]) -> [UInt8] {
         // Swift-crypto's Ed25519 signing cannot fail for a valid key.
         Array(try! key.signature(for: domain + message))
@@ -44,6 +47,10 @@ public struct PublicSigningKey: Hashable, Sendable {
     }
 
     public var base64: String { raw.base64 }
+
+    public func isValid(aggregateSignature signature: [UInt8], for message: [UInt8]) -> Bool {
+        isValid(signature: signature, domain: SigningDomain.aggregate, for: message)
+    }
 
     func isValid(signature: [UInt8], domain: [UInt8], for message: [UInt8]) -> Bool {
         signature.count == 64 && key.isValidSignature(signature, for: domain + message)

@@ -1,0 +1,300 @@
+import DeidSQL
+import Foundation
+import Ledger
+import SQLiteStore
+
+/// A query as a member receives it: which policy, which SQL, and the evaluation point the
+/// coordinator pinned on the ledger (time and height), so every site evaluates the same window.
+public struct QueryRequest: Sendable {
+    public var queryID: String
+    public var policyID: String
+    public var requester: String
+    public var sql: String
+    public var parameters: [String: SQLValue]
+    public var pinnedTime: Int64
+    public var pinnedHeight: Int64
+
+    public init(queryID: String, policyID: String, requester: String, sql: String, parameters: [String: SQLValue] = [:], pinnedTime: Int64, pinnedHeight: Int64) {
+        self.queryID = queryID
+        self.policyID = policyID
+        self.requester = requester
+        self.sql = sql
+        self.parameters = parameters
+        self.pinnedTime = pinnedTime
+        self.pinnedHeight = pinnedHeight
+    }
+}
+
+/// Why a member refused to answer.
+public enum Refusal: Error, Equatable, CustomStringConvertible, Sendable {
+    case unknownPolicy(String)
+    case notApproved(policy: String, org: String, status: String)
+    case requesterNotAllowed(String)
+    case templateMismatch
+    case invalidQuery(String)
+    case parameter(String)
+    case sandbox(String)
+    case notCaughtUp(views: Int64, needed: Int64)
+
+    public var code: String {
+        switch self {
+        case .unknownPolicy: return "unknown_policy"
+        case .notApproved: return "policy_not_approved"
+        case .requesterNotAllowed: return "requester_not_allowed"
+        case .templateMismatch: return "template_mismatch"
+        case .invalidQuery: return "invalid_query"
+        case .parameter: return "parameter"
+        case .sandbox: return "sandbox"
+        case .notCaughtUp: return "not_caught_up"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unknownPolicy(let p): return "no policy \(p) on this member's ledger"
+        case .notApproved(let p, let o, let s): return "\(o) has not approved policy \(p) (policy status: \(s))"
+        case .requesterNotAllowed(let r): return "\(r) is not a requester allowed by the policy"
+        case .templateMismatch: return "the query is not one of the policy's pinned templates and the policy allows no ad-hoc queries"
+        case .invalidQuery(let m): return m
+        case .parameter(let m): return "parameter: \(m)"
+        case .sandbox(let m): return m
+        case .notCaughtUp(let v, let n): return "views are at height \(v); the query is pinned at \(n)"
+        }
+    }
+}
+
+/// One cell of a released result.
+public enum Cell: Equatable, Sendable {
+    case value(SQLValue)
+    case suppressed
+
+    public var json: JSON {
+        switch self {
+        case .suppressed: return ["suppressed": true]
+        case .value(.null): return .null
+        case .value(.integer(let i)): return .int(i)
+        case .value(.text(let s)): return .string(s)
+        case .value(.real(let d)): return ["real": .string(String(d))]
+        case .value(.blob(let b)): return ["blob": .string(b.base64)]
+        }
+    }
+}
+
+/// What a member releases: aggregate rows (suppressed rows withheld entirely, suppressed cells marked),
+/// signed by the member organisation and bound to the query, policy, pinned time and ledger height.
+public struct SiteResult: Sendable {
+    public var site: String
+    public var queryID: String
+    public var policyID: String
+    public var pinnedTime: Int64
+    public var height: Int64
+    public var k: Int64
+    /// Site columns, as in the merge plan (the last is the distinct-patient count).
+    public var columns: [String]
+    public var rows: [[Cell]]
+    public var suppressedRows: Int
+    public var suppressedCells: Int
+    public var signature: [UInt8]
+
+    public var signedJSON: JSON {
+        ["site": .string(site), "query": .string(queryID), "policy": .string(policyID), "pinned_time": .int(pinnedTime),
+         "height": .int(height), "k": .int(k), "columns": .array(columns.map { .string($0) }),
+         "rows": .array(rows.map { .array($0.map(\.json)) }), "suppressed_rows": .int(Int64(suppressedRows)),
+         "suppressed_cells": .int(Int64(suppressedCells))]
+    }
+
+    public func isValid(signedBy key: PublicSigningKey) -> Bool {
+        key.isValid(aggregateSignature: signature, for: signedJSON.canonicalBytes)
+    }
+}
+
+/// Evaluates federated queries over this organisation's decrypted views.
+public final class MemberService {
+    public let org: String
+    public let ledger: Ledger
+    public let views: ViewStore
+    let keys: OrganisationKeys
+    public var valueSets: [String: ValueSet]
+    public var sandboxLimits = SandboxConnection.Limits()
+
+    public init(keys: OrganisationKeys, ledger: Ledger, views: ViewStore, valueSets: [String: ValueSet]) {
+        self.org = keys.org
+        self.keys = keys
+        self.ledger = ledger
+        self.views = views
+        self.valueSets = valueSets
+    }
+
+    /// Everything the member checks before it runs anything, from its own ledger copy.
+    public struct Admission {
+        public var policy: JSON
+        public var document: JSON
+        public var k: Int64
+        public var checker: QueryChecker
+        public var consent: (grantee: String, scope: String)?
+    }
+
+    public func admit(_ r: QueryRequest) throws(Refusal) -> Admission {
+        let policy: JSON
+        do {
+            guard let p = try ledger.value(StateKey.policy(r.policyID), asOf: r.pinnedHeight) else { throw Refusal.unknownPolicy(r.policyID) }
+            policy = p
+        } catch let e as Refusal { throw e } catch { throw .unknownPolicy(r.policyID) }
+        guard PolicyStatus.approved(policy, by: org, at: r.pinnedTime) else {
+            throw .notApproved(policy: r.policyID, org: org, status: PolicyStatus.derive(policy, at: r.pinnedTime).rawValue)
+        }
+        let doc = policy["document"] ?? [:]
+        if let requesters = doc["requesters"]?.arrayValue, !requesters.contains(.string(r.requester)) {
+            throw .requesterNotAllowed(r.requester)
+        }
+        // Templates are pinned by the hash of their text; ad-hoc queries need the policy's allowance.
+        if doc["ad_hoc"]?.boolValue != true {
+            let hash = Hash32.sha256(Array(r.sql.utf8)).hex
+            let pinned = (doc["templates"]?.arrayValue ?? []).compactMap { $0["sha256"]?.stringValue }
+            guard pinned.contains(hash) else { throw .templateMismatch }
+        }
+        let floor = ledger.params.kFloor
+        let k = max(doc["k"]?.intValue ?? floor, floor)
+        var allowances = QueryAllowances(minMax: doc["allow_min_max"]?.boolValue ?? false)
+        if let params = doc["parameters"]?.objectValue {
+            allowances.parameters = params.mapValues { $0.stringValue ?? "text" }
+        } else {
+            allowances.parameters = [:]
+        }
+        var consent: (String, String)?
+        if let c = doc["consent"], let scope = c["scope"]?.stringValue {
+            consent = (c["grantee"]?.stringValue ?? r.requester, scope)
+        }
+        return Admission(policy: policy, document: doc, k: k, checker: QueryChecker(allowances: allowances, valueSets: valueSets), consent: consent)
+    }
+
+    /// The rewritten query this member runs, with every view replaced by its base table (age computed
+    /// at the pinned time) and, where the policy requires consent, restricted to consented patients.
+    public func plan(_ r: QueryRequest, _ a: Admission) throws(Refusal) -> (sql: String, plan: MergePlan, bindings: [String: SQLValue]) {
+        let tree: Select
+        let top: Validator.TopLevel
+        do {
+            tree = try Parser.parse(r.sql)
+            top = try Validator(allowances: a.checker.allowances, valueSets: Set(valueSets.keys)).validate(tree)
+        } catch { throw .invalidQuery(error.description) }
+        let consentFilter: String
+        if let c = a.consent {
+            consentFilter = " WHERE patient_id IN (SELECT patient_id FROM v_consents WHERE grantee = \(lit(c.grantee)) AND (scope = \(lit(c.scope)) OR scope = 'all')"
+                + " AND granted_height <= \(r.pinnedHeight) AND (revoked_height IS NULL OR revoked_height > \(r.pinnedHeight)) AND expires > \(r.pinnedTime))"
+        } else {
+            consentFilter = ""
+        }
+        let sources: [String: String] = [
+            "patients": "SELECT patient_id, birth_year, CAST(strftime('%Y', :tally_now) AS INTEGER) - birth_year - (strftime('%m-%d', :tally_now) < substr(birth_date, 6, 5)) AS age, sex, region, zip3, deceased FROM v_patients",
+            "encounters": "SELECT encounter_id, patient_id, site, service_date, class, region FROM v_encounters",
+            "conditions": "SELECT patient_id, encounter_id, system, code, onset_date FROM v_conditions",
+            "medications": "SELECT patient_id, system, code, drug_class, start_date, end_date FROM v_medications",
+            "immunizations": "SELECT patient_id, system, code, date, site FROM v_immunizations",
+            "claims": "SELECT claim_id, patient_id, provider, procedure_code, service_date, amount FROM v_claims",
+            "world_state": "SELECT key, value, patient_id FROM v_world_state",
+        ]
+        var substitutes: [String: Select] = [:]
+        for (name, sql) in sources {
+            do { substitutes[name] = try Parser.parse(sql + consentFilter) } catch { throw .sandbox("internal view definition does not parse: \(error)") }
+        }
+        let rewriter = Rewriter(valueSets: valueSets) { name in substitutes[name].map { .subquery($0, alias: Name(name), .none) } }
+        let rw: Rewrite
+        do { rw = try rewriter.rewrite(tree, validated: top) } catch { throw .invalidQuery(error.description) }
+        var bindings: [String: SQLValue] = [":tally_now": .text(MemberService.sqlTime(r.pinnedTime))]
+        for p in rw.parameters where p != Rewriter.nowParameter {
+            guard let v = r.parameters[String(p.dropFirst())] else { throw .parameter("no value given for \(p)") }
+            bindings[p] = v
+        }
+        return (rw.sql, rw.plan, bindings)
+    }
+
+    func lit(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+
+    /// `YYYY-MM-DD HH:MM:SS` in UTC, the form SQLite's date functions read.
+    public static func sqlTime(_ ms: Int64) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+
+    static let sandboxFunctions: Set<String> = [
+        "count", "sum", "avg", "total", "min", "max", "abs", "round", "coalesce", "ifnull", "nullif", "iif", "lower", "upper",
+        "length", "substr", "substring", "trim", "ltrim", "rtrim", "replace", "instr", "date", "time", "datetime", "julianday",
+        "strftime", "unixepoch", "json_extract", "typeof", "sign", "like", "glob",
+    ]
+
+    public static let sandboxTables: [String: Set<String>] = [
+        "v_patients": [], "v_encounters": [], "v_conditions": [], "v_medications": [], "v_immunizations": [], "v_claims": [],
+        "v_world_state": [], "v_consents": [],
+    ]
+
+    /// Runs a query and applies disclosure control. Unsigned results are what `preview` shows.
+    public func evaluate(_ r: QueryRequest, sign: Bool = true) throws(Refusal) -> (result: SiteResult, plan: MergePlan) {
+        guard views.height >= r.pinnedHeight else { throw .notCaughtUp(views: views.height, needed: r.pinnedHeight) }
+        let a = try admit(r)
+        let (sql, plan, bindings) = try self.plan(r, a)
+        let sandbox: SandboxConnection
+        do {
+            sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
+        } catch { throw .sandbox("cannot open the views read-only: \(error)") }
+        let out: (columns: [String], rows: [[SQLValue]])
+        do { out = try sandbox.query(sql, bindings: bindings) } catch { throw .sandbox(error.description) }
+        let disclosed = Disclosure.apply(rows: out.rows, plan: plan, k: a.k)
+        var result = SiteResult(site: org, queryID: r.queryID, policyID: r.policyID, pinnedTime: r.pinnedTime, height: r.pinnedHeight, k: a.k,
+                                columns: plan.siteColumns.map(\.name), rows: disclosed.rows, suppressedRows: disclosed.suppressedRows,
+                                suppressedCells: disclosed.suppressedCells, signature: [])
+        if sign { result.signature = keys.signing.signAggregate(result.signedJSON.canonicalBytes) }
+        return (result, plan)
+    }
+}
+
+/// Small-cell suppression. A row backed by fewer than k distinct patients is withheld; a count cell
+/// between 1 and k−1 is withheld; and where two released counts in one row differ by 1…k−1 (a total
+/// and a part, whose difference is a cohort of fewer than k), the smaller is withheld too.
+public enum Disclosure {
+    public static func apply(rows: [[SQLValue]], plan: MergePlan, k: Int64) -> (rows: [[Cell]], suppressedRows: Int, suppressedCells: Int) {
+        var out: [[Cell]] = []
+        var suppressedRows = 0
+        var suppressedCells = 0
+        let countColumns = plan.siteColumns.indices.filter { [.count, .sumOfDistinct].contains(plan.siteColumns[$0].combine) }
+        for row in rows {
+            let patients = row[plan.patientsColumn].intValue ?? 0
+            if patients < k {
+                suppressedRows += 1
+                continue
+            }
+            var cells = row.map { Cell.value($0) }
+            for c in countColumns {
+                if let v = row[c].intValue, v > 0, v < k {
+                    cells[c] = .suppressed
+                    suppressedCells += 1
+                }
+            }
+            // Complementary suppression inside the row.
+            var changed = true
+            while changed {
+                changed = false
+                let released = countColumns.compactMap { c -> (Int, Int64)? in
+                    if case .value(.integer(let v)) = cells[c] { return (c, v) }
+                    return nil
+                }
+                outer: for (i, a) in released.enumerated() {
+                    for b in released[(i + 1)...] {
+                        let d = abs(a.1 - b.1)
+                        if d > 0 && d < k {
+                            let smaller = a.1 < b.1 ? a.0 : b.0
+                            cells[smaller] = .suppressed
+                            suppressedCells += 1
+                            changed = true
+                            break outer
+                        }
+                    }
+                }
+            }
+            out.append(cells)
+        }
+        return (out, suppressedRows, suppressedCells)
+    }
+}

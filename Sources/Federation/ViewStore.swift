@@ -1,0 +1,233 @@
+import Crypto
+import Foundation
+import Ledger
+import SQLiteStore
+
+/// The member's decrypted views: typed SQLite tables materialised from the ledger records this
+/// organisation is a reader of. Updated block by block (work proportional to the block's records);
+/// `rebuild` recomputes them from genesis and must give identical tables.
+///
+/// The file lives in the node's directory: it is the hospital's own data on its own disk, never sent
+/// anywhere. Queries read it only through the sandbox, via `Member`.
+public final class ViewStore {
+    public let path: String
+    public let org: String
+    let chain: String
+    let agreementKey: AgreementKey
+    let db: Database
+    /// Data keys this organisation can unwrap, by keyset id (nil: not a reader).
+    private var dataKeys: [String: SymmetricKey?] = [:]
+
+    public static let schema = """
+    CREATE TABLE IF NOT EXISTS v_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS v_patients(record_key TEXT PRIMARY KEY, patient_id TEXT NOT NULL, birth_date TEXT, birth_year INTEGER,
+        sex TEXT, region TEXT, zip3 TEXT, deceased INTEGER, site TEXT);
+    CREATE TABLE IF NOT EXISTS v_encounters(record_key TEXT PRIMARY KEY, encounter_id TEXT, patient_id TEXT NOT NULL, site TEXT,
+        service_date TEXT, class TEXT, region TEXT);
+    CREATE TABLE IF NOT EXISTS v_conditions(record_key TEXT PRIMARY KEY, patient_id TEXT NOT NULL, encounter_id TEXT, system TEXT,
+        code TEXT, onset_date TEXT);
+    CREATE TABLE IF NOT EXISTS v_medications(record_key TEXT PRIMARY KEY, patient_id TEXT NOT NULL, system TEXT, code TEXT,
+        drug_class TEXT, start_date TEXT, end_date TEXT);
+    CREATE TABLE IF NOT EXISTS v_immunizations(record_key TEXT PRIMARY KEY, patient_id TEXT NOT NULL, system TEXT, code TEXT,
+        date TEXT, site TEXT);
+    CREATE TABLE IF NOT EXISTS v_claims(record_key TEXT PRIMARY KEY, claim_id TEXT, patient_id TEXT NOT NULL, provider TEXT,
+        procedure_code TEXT, service_date TEXT, amount INTEGER);
+    CREATE TABLE IF NOT EXISTS v_world_state(key TEXT PRIMARY KEY, value TEXT NOT NULL, patient_id TEXT NOT NULL, record_key TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS v_consents(patient_id TEXT NOT NULL, consent_id TEXT NOT NULL, grantee TEXT NOT NULL, scope TEXT NOT NULL,
+        expires INTEGER NOT NULL, granted_height INTEGER NOT NULL, revoked_height INTEGER, PRIMARY KEY(patient_id, consent_id));
+    CREATE INDEX IF NOT EXISTS v_patients_pid ON v_patients(patient_id);
+    CREATE INDEX IF NOT EXISTS v_encounters_pid ON v_encounters(patient_id);
+    CREATE INDEX IF NOT EXISTS v_encounters_date ON v_encounters(service_date, region);
+    CREATE INDEX IF NOT EXISTS v_encounters_eid ON v_encounters(encounter_id);
+    CREATE INDEX IF NOT EXISTS v_conditions_pid ON v_conditions(patient_id);
+    CREATE INDEX IF NOT EXISTS v_conditions_eid ON v_conditions(encounter_id);
+    CREATE INDEX IF NOT EXISTS v_conditions_code ON v_conditions(code, system);
+    CREATE INDEX IF NOT EXISTS v_medications_pid ON v_medications(patient_id);
+    CREATE INDEX IF NOT EXISTS v_immunizations_pid ON v_immunizations(patient_id);
+    CREATE INDEX IF NOT EXISTS v_claims_pid ON v_claims(patient_id);
+    CREATE INDEX IF NOT EXISTS v_consents_grantee ON v_consents(grantee, scope);
+    """
+
+    public init(path: String, org: String, chain: String, agreementKey: AgreementKey) throws {
+        self.path = path
+        self.org = org
+        self.chain = chain
+        self.agreementKey = agreementKey
+        db = try Database(path: path)
+        db.setBusyTimeout(milliseconds: 5000)
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        try db.execute(ViewStore.schema)
+        if let o = try db.scalar("SELECT value FROM v_meta WHERE key = 'org'")?.textValue, o != org {
+            throw LedgerError.storage("views at \(path) belong to \(o), not \(org)")
+        }
+        try db.prepare("INSERT OR IGNORE INTO v_meta(key, value) VALUES ('org', ?), ('chain', ?), ('height', '0')").run([.text(org), .text(chain)])
+    }
+
+    /// The ledger height the views reflect.
+    public var height: Int64 {
+        Int64((try? db.scalar("SELECT value FROM v_meta WHERE key = 'height'"))??.textValue ?? "0") ?? 0
+    }
+
+    /// Applies every block the views have not seen yet. Returns the number of records materialised.
+    @discardableResult
+    public func catchUp(_ ledger: Ledger, progress: ((Int64, Int64) -> Void)? = nil) throws -> Int {
+        var n = 0
+        let top = ledger.height
+        var h = height + 1
+        while h <= top {
+            n += try apply(try ledger.block(at: h), ledger: ledger)
+            progress?(h, top)
+            h += 1
+        }
+        return n
+    }
+
+    /// Recomputes the views from genesis into a fresh file and swaps it in.
+    public static func rebuild(path: String, org: String, chain: String, agreementKey: AgreementKey, ledger: Ledger) throws -> ViewStore {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        let v = try ViewStore(path: path, org: org, chain: chain, agreementKey: agreementKey)
+        try v.catchUp(ledger)
+        return v
+    }
+
+    /// Applies one block in one SQLite transaction. Returns the number of records materialised.
+    @discardableResult
+    public func apply(_ block: Block, ledger: Ledger) throws -> Int {
+        let h = block.header.height
+        guard h == height + 1 else { throw LedgerError.invalidBlock(height: h, "views are at height \(height)") }
+        var materialised = 0
+        try db.transaction {
+            var touchedEncounters = Set<String>()
+            for tx in block.transactions {
+                switch tx.body.op {
+                case "record.put":
+                    materialised += try applyRecords(tx.body.args, writer: tx.body.sender, ledger: ledger, touched: &touchedEncounters)
+                case "consent.grant", "consent.revoke":
+                    if let pid = tx.body.args["patient"]?.stringValue { try applyConsents(pid, height: h, ledger: ledger) }
+                default: break
+                }
+            }
+            for e in touchedEncounters.sorted() { try refreshDiagnosisCodes(encounterRecord: e) }
+            try db.prepare("UPDATE v_meta SET value = ? WHERE key = 'height'").run([.text(String(h))])
+        }
+        return materialised
+    }
+
+    private func dataKey(_ keysetID: String, inline: [String: JSON], ledger: Ledger) throws -> SymmetricKey? {
+        if let k = dataKeys[keysetID] { return k }
+        let keyset = try inline[keysetID] ?? ledger.value(StateKey.keyset(keysetID))
+        var key: SymmetricKey?
+        if let keyset, keyset["wraps"]?[org] != nil {
+            key = try Envelope.unwrap(chain: chain, keyset: keyset, org: org, key: agreementKey)
+        }
+        if dataKeys.count > 100_000 { dataKeys.removeAll() }
+        dataKeys[keysetID] = .some(key)
+        return key
+    }
+
+    private func applyRecords(_ args: JSON, writer: String, ledger: Ledger, touched: inout Set<String>) throws -> Int {
+        var inline: [String: JSON] = [:]
+        for ks in args["keysets"]?.arrayValue ?? [] { if let id = ks["id"]?.stringValue { inline[id] = ks } }
+        let site = String(writer.split(separator: "/").first ?? "")
+        var n = 0
+        for r in args["records"]?.arrayValue ?? [] {
+            guard let keysetID = r["keyset"]?.stringValue, let key = try dataKey(keysetID, inline: inline, ledger: ledger),
+                  let recordKey = r["key"]?.stringValue, let pid = r["patient"]?.stringValue
+            else { continue }
+            // The record as the ledger stores it (the contract adds nothing the envelope needs).
+            let plain = try Envelope.open(record: r, key: key)
+            let payload = try RecordPayload(bytes: plain)
+            try materialise(payload, recordKey: recordKey, patient: pid, site: site, touched: &touched)
+            n += 1
+        }
+        return n
+    }
+
+    private func materialise(_ p: RecordPayload, recordKey rk: String, patient pid: String, site: String, touched: inout Set<String>) throws {
+        let k = SQLValue.text(rk), pidV = SQLValue.text(pid)
+        func t(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
+        var ws: JSON
+        var wsKey: String
+        switch p {
+        case .patient(let birth, let sex, let region, let zip3, let deceased):
+            try db.prepare("INSERT OR REPLACE INTO v_patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .run([k, pidV, .text(birth), .integer(Int64(birth.prefix(4)) ?? 0), .text(sex), .text(region), .text(zip3), .integer(deceased ? 1 : 0), .text(site)])
+            wsKey = "patient:\(pid)"
+            ws = ["gender": .string(sex), "sex": .string(sex), "birth_year": .int(Int64(birth.prefix(4)) ?? 0), "region": .string(region), "zip3": .string(zip3)]
+        case .encounter(let id, let date, let kind, let region):
+            var reg = region
+            if reg == nil { reg = try db.scalar("SELECT region FROM v_patients WHERE patient_id = ? ORDER BY record_key LIMIT 1", [pidV])?.textValue }
+            try db.prepare("INSERT OR REPLACE INTO v_encounters VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(site), .text(date), .text(kind), t(reg)])
+            wsKey = "record:\(pid):encounter:\(rk)"
+            ws = ["record_type": "encounter", "service_date": .string(date), "class": .string(kind), "site": .string(site),
+                  "region": reg.map { .string($0) } ?? .null, "diagnosis_codes": ""]
+            touched.insert(rk)
+        case .condition(let enc, let system, let code, let onset):
+            try db.prepare("INSERT OR REPLACE INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, t(enc), .text(system), .text(code), t(onset)])
+            wsKey = "record:\(pid):condition:\(rk)"
+            ws = ["record_type": "condition", "system": .string(system), "code": .string(code), "onset_date": onset.map { .string($0) } ?? .null]
+            if let enc, let er = try db.scalar("SELECT record_key FROM v_encounters WHERE encounter_id = ? AND patient_id = ?", [.text(enc), pidV])?.textValue {
+                touched.insert(er)
+            }
+        case .medication(let system, let code, let cls, let start, let end):
+            try db.prepare("INSERT OR REPLACE INTO v_medications VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), t(cls), t(start), t(end)])
+            wsKey = "record:\(pid):medication:\(rk)"
+            ws = ["record_type": "medication", "system": .string(system), "code": .string(code), "drug_class": cls.map { .string($0) } ?? .null]
+        case .immunization(let system, let code, let date):
+            try db.prepare("INSERT OR REPLACE INTO v_immunizations VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), .text(date), .text(site)])
+            wsKey = "record:\(pid):immunization:\(rk)"
+            ws = ["record_type": "immunization", "system": .string(system), "code": .string(code), "date": .string(date)]
+        case .claim(let id, let provider, let proc, let date, let amount):
+            try db.prepare("INSERT OR REPLACE INTO v_claims VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(provider), .text(proc), .text(date), .integer(amount)])
+            wsKey = "record:\(pid):claim:\(rk)"
+            ws = ["record_type": "claim", "provider": .string(provider), "procedure_code": .string(proc), "service_date": .string(date), "amount": .int(amount)]
+        }
+        try db.prepare("INSERT OR REPLACE INTO v_world_state VALUES (?, ?, ?, ?)").run([.text(wsKey), .text(ws.canonicalString), pidV, k])
+    }
+
+    /// Keeps the seed-compatible `diagnosis_codes` of an encounter's world_state entry current.
+    private func refreshDiagnosisCodes(encounterRecord rk: String) throws {
+        guard let row = try db.rows("SELECT encounter_id, patient_id FROM v_encounters WHERE record_key = ?", [.text(rk)]).first,
+              let eid = row[0].textValue, let pid = row[1].textValue else { return }
+        let codes = try db.rows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key", [.text(eid), .text(pid)])
+            .compactMap { $0[0].textValue }
+        let key = "record:\(pid):encounter:\(rk)"
+        guard let text = try db.scalar("SELECT value FROM v_world_state WHERE key = ?", [.text(key)])?.textValue else { return }
+        let v = try JSON.parse(text).setting("diagnosis_codes", .string(codes.joined(separator: ",")))
+        try db.prepare("UPDATE v_world_state SET value = ? WHERE key = ?").run([.text(v.canonicalString), .text(key)])
+    }
+
+    /// Mirrors the patient's consents as of `height`: the height a consent was granted and revoked,
+    /// so a query pinned at height H sees exactly the consents in force on the ledger at H.
+    private func applyConsents(_ pid: String, height h: Int64, ledger: Ledger) throws {
+        guard let p = try ledger.value(StateKey.patient(pid), asOf: h) else { return }
+        for (cid, c) in (p["consents"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+            try db.prepare("INSERT OR IGNORE INTO v_consents(patient_id, consent_id, grantee, scope, expires, granted_height) VALUES (?, ?, ?, ?, ?, ?)")
+                .run([.text(pid), .text(cid), .text(c["grantee"]?.stringValue ?? ""), .text(c["scope"]?.stringValue ?? ""),
+                      .integer(c["expires"]?.intValue ?? 0), .integer(h)])
+            if c["status"]?.stringValue == "revoked" {
+                try db.prepare("UPDATE v_consents SET revoked_height = ? WHERE patient_id = ? AND consent_id = ? AND revoked_height IS NULL")
+                    .run([.integer(h), .text(pid), .text(cid)])
+            }
+        }
+    }
+
+    /// A digest of every view table's content, for comparing incremental maintenance with a rebuild.
+    public func contentDigest() throws -> String {
+        var h = SHA256()
+        for t in ["v_patients", "v_encounters", "v_conditions", "v_medications", "v_immunizations", "v_claims", "v_world_state", "v_consents"] {
+            h.update(data: Array(t.utf8))
+            for row in try db.rows("SELECT * FROM \(t) ORDER BY 1, 2") {
+                for v in row { h.update(data: Array("\(v)|".utf8)) }
+            }
+        }
+        return Array(h.finalize()).hexString
+    }
+
+    public func count(_ table: String) throws -> Int64 {
+        try db.scalar("SELECT count(*) FROM v_\(table)")?.intValue ?? 0
+    }
+
+    /// For tests and benchmarks that need direct access to the view file.
+    public var database: Database { db }
+}

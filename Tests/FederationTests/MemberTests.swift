@@ -1,0 +1,165 @@
+import DeidSQL
+import Federation
+import Foundation
+import Ledger
+import SQLiteStore
+import Testing
+
+@Suite struct DecryptedViewTests {
+    @Test func incrementalMaintenanceEqualsRebuild() throws {
+        let p = try Population()
+        try p.seed(60, seed: 1)
+        try p.seed(40, seed: 2)
+        try p.commit(p.portal.sign("consent.grant", ["patient": .string(p.patients[0]), "grantee": "pharmacorp", "scope": "research", "expires": .int(p.now + 10_000_000)]))
+        try p.views.catchUp(p.ledger)
+        let incremental = try p.views.contentDigest()
+        #expect(try p.views.count("patients") == 100)
+        #expect(p.views.height == p.ledger.height)
+        let rebuilt = try ViewStore.rebuild(path: p.dir.appendingPathComponent("rebuilt.sqlite").path, org: "general-hospital", chain: p.genesis.chain,
+                                            agreementKey: p.orgs["general-hospital"]!.agreement, ledger: p.ledger)
+        #expect(try rebuilt.contentDigest() == incremental)
+        // A non-reader's views hold nothing.
+        let other = try ViewStore(path: p.dir.appendingPathComponent("city.sqlite").path, org: "city-medical", chain: p.genesis.chain,
+                                  agreementKey: p.orgs["city-medical"]!.agreement)
+        try other.catchUp(p.ledger)
+        #expect(try other.count("patients") == 0)
+    }
+
+    @Test func seedCompatibleWorldStateCarriesDiagnosisCodes() throws {
+        let p = try Population()
+        try p.add([.init(birthDate: "1970-05-05", sex: "female", region: "north", zip3: "021", hypertension: true, betaBlocker: false, ili: true)])
+        let value = try #require(try p.views.database.scalar("SELECT value FROM v_world_state WHERE key LIKE 'record:%:encounter:%'")?.textValue)
+        #expect(try JSON.parse(value)["diagnosis_codes"] == "59621000,J11.1")
+    }
+}
+
+@Suite struct MemberEvaluationTests {
+    @Test func everyReleasedRowHasAtLeastKPatientsAndSmallRowsAreSuppressed() throws {
+        let p = try Population()
+        try p.seed(260)
+        try p.policy("adhoc")
+        let m = try p.member()
+        let sql = "SELECT zip3, sex, region, COUNT(*) AS n FROM patients GROUP BY zip3, sex, region"
+        let (r, plan) = try m.evaluate(try p.request(sql, policy: "adhoc"))
+        // The same aggregate computed directly, with the rule applied by hand.
+        let direct = try p.views.database.rows("SELECT zip3, sex, region, COUNT(DISTINCT patient_id) FROM v_patients GROUP BY zip3, sex, region")
+        let expectedReleased = direct.filter { ($0[3].intValue ?? 0) >= 11 }
+        #expect(!expectedReleased.isEmpty)
+        #expect(r.rows.count == expectedReleased.count)
+        #expect(r.suppressedRows == direct.count - expectedReleased.count)
+        #expect(r.suppressedRows > 0, "the seed should produce some small groups")
+        for row in r.rows {
+            guard case .value(.integer(let pts)) = row[plan.patientsColumn] else { Issue.record("patients cell missing"); continue }
+            #expect(pts >= 11)
+        }
+        #expect(r.isValid(signedBy: p.orgs["general-hospital"]!.signing.publicKey))
+        var tampered = r
+        tampered.suppressedRows += 1
+        #expect(!tampered.isValid(signedBy: p.orgs["general-hospital"]!.signing.publicKey))
+    }
+
+    @Test func aCohortOfKMinusOneNeverAppearsAloneOrAsADifference() throws {
+        let p = try Population()
+        // Region "west": 30 people, 20 with hypertension → 10 (k−1) without.
+        var people: [Population.Person] = []
+        for i in 0..<30 {
+            people.append(.init(birthDate: "1960-01-0\(i % 9 + 1)", sex: "female", region: "west", zip3: "999", hypertension: i < 20, betaBlocker: false, ili: false))
+        }
+        // Region "east": 10 people (k−1), all hypertensive.
+        for i in 0..<10 {
+            people.append(.init(birthDate: "1961-02-0\(i % 9 + 1)", sex: "male", region: "east", zip3: "888", hypertension: true, betaBlocker: false, ili: false))
+        }
+        try p.add(people)
+        try p.policy("adhoc")
+        let m = try p.member()
+        // By itself: the east row (10 patients) is withheld.
+        let (alone, _) = try m.evaluate(try p.request("SELECT region, COUNT(DISTINCT patient_id) AS n FROM patients GROUP BY region", policy: "adhoc"))
+        #expect(alone.rows.count == 1)
+        #expect(alone.rows[0][0] == .value(.text("west")))
+        #expect(alone.suppressedRows == 1)
+        // As total minus part: population 30 and 20 hypertensive would reveal 10 without; the part is withheld.
+        let sql = """
+        SELECT p.region, COUNT(DISTINCT p.patient_id) AS population, COUNT(DISTINCT c.patient_id) AS hypertensive
+        FROM patients p LEFT JOIN conditions c ON c.patient_id = p.patient_id AND c.code IN VALUESET('hypertension')
+        GROUP BY p.region
+        """
+        let (diff, _) = try m.evaluate(try p.request(sql, policy: "adhoc"))
+        #expect(diff.rows.count == 1)
+        #expect(diff.rows[0][1] == .value(.integer(30)))
+        #expect(diff.rows[0][2] == .suppressed)
+        for row in diff.rows {
+            let released = row.compactMap { c -> Int64? in if case .value(.integer(let v)) = c { return v }; return nil }
+            for a in released { for b in released where a > b { #expect(a - b >= 11 || a - b == 0) } }
+        }
+    }
+
+    @Test func consentRevokedAtHeightHRemovesThePatientFromQueriesPinnedAfterH() throws {
+        let p = try Population()
+        try p.seed(40, seed: 7)
+        let consented = Array(p.patients.prefix(12))
+        var grants: [String: String] = [:]
+        for pid in consented {
+            let r = try p.commit(p.portal.sign("consent.grant", ["patient": .string(pid), "grantee": "pharmacorp", "scope": "trial:cardio", "expires": .int(p.now + 100_000_000)]))
+            grants[pid] = r[0].result["consent"]!.stringValue!
+        }
+        try p.policy("trial", consent: ["scope": "trial:cardio"])
+        let before = p.ledger.height
+        try p.commit(p.portal.sign("consent.revoke", ["patient": .string(consented[0]), "consent": .string(grants[consented[0]]!)]))
+        let revokedAt = p.ledger.height
+        try p.views.catchUp(p.ledger)
+        let m = try p.member()
+        let sql = "SELECT COUNT(DISTINCT patient_id) AS n FROM patients"
+        let (atBefore, _) = try m.evaluate(try p.request(sql, policy: "trial", height: before))
+        let (atRevocation, _) = try m.evaluate(try p.request(sql, policy: "trial", height: revokedAt))
+        #expect(atBefore.rows.first?[0] == .value(.integer(12)))
+        #expect(atRevocation.rows.first?[0] == .value(.integer(11)))
+        // Without a consent requirement the whole population is visible.
+        try p.policy("surveillance", requesters: ["state-health"])
+        let (all, _) = try m.evaluate(try p.request(sql, policy: "surveillance", requester: "state-health"))
+        #expect(all.rows.first?[0] == .value(.integer(40)))
+    }
+
+    @Test func aPolicyThisOrganisationDidNotApproveIsRefused() throws {
+        let p = try Population()
+        try p.seed(30)
+        try p.policy("only-city", approvers: ["city-medical"])
+        let m = try p.member()
+        #expect(throws: Refusal.notApproved(policy: "only-city", org: "general-hospital", status: "pending")) {
+            try m.evaluate(try p.request("SELECT COUNT(*) FROM patients", policy: "only-city"))
+        }
+        #expect(throws: Refusal.unknownPolicy("nope")) { try m.evaluate(try p.request("SELECT COUNT(*) FROM patients", policy: "nope")) }
+        try p.policy("pharma-only")
+        #expect(throws: Refusal.requesterNotAllowed("state-health")) {
+            try m.evaluate(try p.request("SELECT COUNT(*) FROM patients", policy: "pharma-only", requester: "state-health"))
+        }
+    }
+
+    @Test func templatesArePinnedByHashAndParametersAreDeclaredAndBound() throws {
+        let p = try Population()
+        try p.seed(80, seed: 3)
+        let template = "SELECT sex, COUNT(*) AS n FROM patients WHERE age BETWEEN :min_age AND :max_age GROUP BY sex"
+        try p.policy("pinned", adHoc: false, templates: [template], parameters: ["min_age": "int", "max_age": "int"])
+        let m = try p.member()
+        let (r, _) = try m.evaluate(try p.request(template, policy: "pinned", params: ["min_age": .integer(18), "max_age": .integer(120)]))
+        #expect(r.rows.count + r.suppressedRows == 2)
+        #expect(throws: Refusal.templateMismatch) { try m.evaluate(try p.request(template + " ", policy: "pinned")) }
+        #expect(throws: Refusal.parameter("no value given for :max_age")) {
+            try m.evaluate(try p.request(template, policy: "pinned", params: ["min_age": .integer(18)]))
+        }
+        // A parameter value is data, never SQL.
+        let (inj, _) = try m.evaluate(try p.request(template, policy: "pinned", params: ["min_age": .text("0) OR 1=1 --"), "max_age": .integer(200)]))
+        #expect(inj.rows.isEmpty || inj.rows.count <= 2)
+    }
+
+    @Test func theSeedsILIQueryRunsOverTheWorldStateView() throws {
+        let p = try Population()
+        var people: [Population.Person] = []
+        for i in 0..<25 { people.append(.init(birthDate: "1980-01-01", sex: "male", region: "north", zip3: "021", hypertension: false, betaBlocker: false, ili: i < 15)) }
+        try p.add(people, encounterDate: MemberService.sqlTime(p.now).prefix(10).description)
+        try p.policy("ili", requesters: ["state-health"])
+        let sql = try String(contentsOfFile: URL(fileURLWithPath: Population.valueSetDir).deletingLastPathComponent().appendingPathComponent("ili_surveillance_world_state.sql").path, encoding: .utf8)
+        let (r, _) = try p.member().evaluate(try p.request(sql, policy: "ili", requester: "state-health"))
+        #expect(r.rows.count == 1)
+        #expect(r.rows.first?[2] == .value(.integer(15)))
+    }
+}
