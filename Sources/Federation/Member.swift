@@ -219,7 +219,7 @@ public final class MemberService {
         return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
     }
 
-    static let sandboxFunctions: Set<String> = [
+    public static let sandboxFunctions: Set<String> = [
         "count", "sum", "avg", "total", "min", "max", "abs", "round", "coalesce", "ifnull", "nullif", "iif", "lower", "upper",
         "length", "substr", "substring", "trim", "ltrim", "rtrim", "replace", "instr", "date", "time", "datetime", "julianday",
         "strftime", "unixepoch", "json_extract", "typeof", "sign", "like", "glob",

@@ -154,7 +154,7 @@ private let sandboxAuthorizer: @convention(c) (UnsafeMutableRawPointer?, Int32, 
         let table = cString(a1).lowercased()
         let column = cString(a2).lowercased()
         let schema = cString(a3).lowercased()
-        guard schema == "main" || schema == "temp", let cols = g.allowance.tables[table] else {
+        guard schema.isEmpty || schema == "main" || schema == "temp", let cols = g.allowance.tables[table] else {
             g.denial = "reading \(table) is not allowed"
             return SQLITE_DENY
         }
