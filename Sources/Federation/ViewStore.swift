@@ -136,7 +136,12 @@ public final class ViewStore {
             else { continue }
             // The record as the ledger stores it (the contract adds nothing the envelope needs).
             let plain = try Envelope.open(record: r, key: key)
-            let payload = try RecordPayload(bytes: plain)
+            // Records that are not clinical facts the views know (notes, documents) are kept on the
+            // ledger but have no view; they are counted, not fatal.
+            guard let payload = try? RecordPayload(bytes: plain) else {
+                try db.execute("INSERT INTO v_meta(key, value) VALUES ('records_without_view', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+                continue
+            }
             try materialise(payload, recordKey: recordKey, patient: pid, site: site, touched: &touched)
             n += 1
         }

@@ -1,3 +1,5 @@
+import DeidSQL
+import Federation
 import Foundation
 import Ledger
 
@@ -7,9 +9,12 @@ import Ledger
 public struct LedgerTour {
     public let root: URL
     let say: (String) -> Void
+    /// The project's `Queries/` folder (query templates and value sets), if available.
+    let queries: URL?
 
-    public init(root: URL, say: @escaping (String) -> Void) {
+    public init(root: URL, queries: URL? = nil, say: @escaping (String) -> Void) {
         self.root = root
+        self.queries = queries
         self.say = say
     }
 
@@ -18,6 +23,7 @@ public struct LedgerTour {
         public var transactions: Int64
         public var verified: Bool
         public var proofChecked: Bool
+        public var queriesRun: Int = 0
     }
 
     public func run() throws -> Summary {
@@ -148,8 +154,14 @@ public struct LedgerTour {
             let r = try expectCommitted(org(o).sign("policy.vote", ["policy": "trial-eligibility-cardio", "hash": hash, "vote": .string(v)]))
             say("  \(o) votes \(v) → status \(r.result["status"]!.stringValue!)")
         }
+        let templateFiles = ["ili_surveillance.sql", "hypertension_prevalence.sql"]
+        let templates: [(String, String)] = templateFiles.compactMap { f in
+            guard let q = queries, let text = try? String(contentsOf: q.appendingPathComponent(f), encoding: .utf8) else { return nil }
+            return (f, text)
+        }
         let ili: JSON = ["id": "ili-surveillance", "purpose": "Daily influenza-like-illness counts by region", "legal_basis": "public-health-surveillance",
-                         "requesters": ["state-health"], "k": 11, "expires": .int(Clock.wallMillis() + 365 * day), "approval": ["rule": "quorum", "quorum": 2]]
+                         "requesters": ["state-health"], "k": 11, "expires": .int(Clock.wallMillis() + 365 * day), "approval": ["rule": "quorum", "quorum": 2],
+                         "templates": .array(templates.map { ["file": .string($0.0), "sha256": .string(Hash32.sha256(Array($0.1.utf8)).hex)] })]
         let iliP = try expectCommitted(org("state-health").sign("policy.propose", ["document": ili])).result
         for o in ["general-hospital", "city-medical"] {
             _ = try expectCommitted(org(o).sign("policy.vote", ["policy": "ili-surveillance", "hash": iliP["hash"]!, "vote": "approve"]))
@@ -160,6 +172,57 @@ public struct LedgerTour {
         let k5: JSON = policyDoc.setting("id", "sloppy-policy").setting("k", 5)
         let (_, lowK) = try commit(org("pharmacorp").sign("policy.propose", ["document": k5]))
         say("  a policy with k = 5 is refused: \(lowK.map { "\($0)" } ?? "committed?!")")
+
+        var queriesRun = 0
+        if let q = queries, templates.count == templateFiles.count {
+            say("\n== Member evaluation at general-hospital (decrypted views, sandbox, k-anonymity)")
+            let today = String(MemberService.sqlTime(Clock.wallMillis()).prefix(10))
+            let people = SyntheticPopulation(seed: 2026, today: today).patients(4000, site: "general-hospital")
+            var registrations: [Transaction] = []
+            var items: [RecordBatch.Item] = []
+            for person in people {
+                let pid = ids.pseudonym(system: "urn:demo:mrn", identifier: person.identifier)
+                registrations.append(drSmith.sign("patient.register", ["patient": .string(pid), "demographic_hash": .string(ids.demographicHash(family: person.family, given: "Demo", birthDate: person.birthDate))]))
+                items += person.records.map { var it = $0; it.patient = pid; return it }
+            }
+            _ = try node.submit(registrations)
+            var batchNo = 0
+            var i = 0
+            while i < items.count {
+                let chunk = Array(items[i..<min(i + 1000, items.count)])
+                let args = try RecordBatch.arguments(chain: genesis.chain, keysetID: "ks-synth-\(batchNo)", readers: ["general-hospital": members["general-hospital"]!],
+                                                     writers: ["general-hospital"], items: chunk)
+                _ = try expectCommitted(drSmith.sign("record.put", args))
+                batchNo += 1
+                i += 1000
+            }
+            let views = try node.views()
+            say("  \(people.count) synthetic patients, \(items.count) sealed records in \(batchNo) batches; views at height \(views.height): \(try views.count("patients")) patients, \(try views.count("encounters")) encounters, \(try views.count("conditions")) conditions")
+            let member = try node.member(valueSetDirectory: q.appendingPathComponent("valuesets").path)
+            let signer = PublicSigningKey(base64: genesis.members.first { $0.id == "general-hospital" }!.signingKey)!
+            for (file, text) in templates {
+                let h = node.ledger.height
+                let request = QueryRequest(queryID: "demo-\(file)", policyID: "ili-surveillance", requester: "state-health", sql: text,
+                                           pinnedTime: try node.ledger.block(at: h).header.time, pinnedHeight: h)
+                let (r, plan) = try member.evaluate(request)
+                say("\n  state-health runs Queries/\(file) under ili-surveillance (k = \(r.k), pinned at height \(h)):")
+                for line in ResultText.render(r, plan: plan).split(separator: "\n") { say("    " + line) }
+                say("    \(r.rows.count) rows released, \(r.suppressedRows) withheld (fewer than \(r.k) patients), \(r.suppressedCells) cells withheld; signed by general-hospital: \(r.isValid(signedBy: signer) ? "verified" : "INVALID")")
+                queriesRun += 1
+            }
+            let trialSQL = (try? String(contentsOf: q.appendingPathComponent("trial_eligibility.sql"), encoding: .utf8)) ?? ""
+            let h = node.ledger.height
+            do {
+                _ = try member.evaluate(QueryRequest(queryID: "demo-trial", policyID: "trial-eligibility-cardio", requester: "pharmacorp", sql: trialSQL,
+                                                     parameters: ["min_age": .integer(45), "max_age": .integer(75)],
+                                                     pinnedTime: try node.ledger.block(at: h).header.time, pinnedHeight: h))
+                say("\n  UNEXPECTED: the trial query ran under a rejected policy")
+            } catch {
+                say("\n  pharmacorp's trial query under trial-eligibility-cardio: refused by general-hospital — \(error)")
+            }
+        } else {
+            say("\n(Queries/ not found: run from the repository root to include member evaluation)")
+        }
 
         say("\n== Audit trail for \(pid) (who touched this patient's data, when, under which consent)")
         for (_, e) in try node.ledger.entries(prefix: StateKey.auditPrefix(pid)) {
@@ -198,6 +261,6 @@ public struct LedgerTour {
         } catch {}
         say("  inclusion proof of the record transaction \(noteTx.hash.hex.prefix(16))…: tx path \(proof.txPath.count), block path \(proof.blockPath.count) hashes, checked offline against genesis: \(proofOK ? "ok" : "FAILED")")
         say("  (try: tally ledger verify --dir \(host.url.path); tally ledger prove --dir \(host.url.path) \(noteTx.hash.hex))")
-        return Summary(height: node.ledger.height, transactions: report.transactions, verified: report.ok, proofChecked: proofOK)
+        return Summary(height: node.ledger.height, transactions: report.transactions, verified: report.ok, proofChecked: proofOK, queriesRun: queriesRun)
     }
 }

@@ -1,3 +1,5 @@
+import DeidSQL
+import Federation
 import Foundation
 import Ledger
 
@@ -25,6 +27,7 @@ public struct NodeDirectory {
     public var memberPath: String { url.appendingPathComponent("member.json").path }
     public var genesisPath: String { url.appendingPathComponent("genesis.json").path }
     public var ledgerPath: String { url.appendingPathComponent("ledger.sqlite").path }
+    public var viewsPath: String { url.appendingPathComponent("views.sqlite").path }
     var signingKeyPath: String { url.appendingPathComponent("keys/signing.key").path }
     var agreementKeyPath: String { url.appendingPathComponent("keys/agreement.key").path }
     public var consortiumSecretPath: String { url.appendingPathComponent("keys/consortium.secret").path }
@@ -130,6 +133,7 @@ public final class SoloNode: @unchecked Sendable {
     }
 
     /// Commits `txs` as one block (split by the block size limit). Returns one outcome per input.
+    /// Open views follow the ledger.
     @discardableResult
     public func submit(_ txs: [Transaction]) throws -> [Submission] {
         var out: [Submission] = []
@@ -140,6 +144,32 @@ public final class SoloNode: @unchecked Sendable {
             out += try ledger.submit(chunk, proposer: keys, time: clock())
             i += size
         }
+        if let v = openViews { try v.catchUp(ledger) }
         return out
+    }
+
+    private var openViews: ViewStore?
+
+    /// This organisation's decrypted views (`DIR/views.sqlite`), caught up with the ledger.
+    public func views() throws -> ViewStore {
+        if let v = openViews { return v }
+        let v = try ViewStore(path: directory.viewsPath, org: keys.org, chain: genesis.chain, agreementKey: keys.agreement)
+        try v.catchUp(ledger)
+        openViews = v
+        return v
+    }
+
+    /// Rebuilds the views from the ledger.
+    public func rebuildViews() throws -> ViewStore {
+        openViews = nil
+        let v = try ViewStore.rebuild(path: directory.viewsPath, org: keys.org, chain: genesis.chain, agreementKey: keys.agreement, ledger: ledger)
+        openViews = v
+        return v
+    }
+
+    /// The member service over this node's views, with the value sets from `valueSetDirectory`.
+    public func member(valueSetDirectory: String?) throws -> MemberService {
+        let sets = try valueSetDirectory.map { try QueryChecker.loadValueSets(directory: $0) } ?? [:]
+        return MemberService(keys: keys, ledger: ledger, views: try views(), valueSets: sets)
     }
 }

@@ -16,7 +16,9 @@ struct DemoCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: root.path) { throw fail("\(root.path) already exists; choose another --dir") }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         defer { if clean { try? FileManager.default.removeItem(at: root) } }
-        let summary = try LedgerTour(root: root) { print($0) }.run()
+        let queries = ["Queries", URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("../../../Queries").standardized.path]
+            .first { FileManager.default.fileExists(atPath: $0 + "/valuesets") }.map { URL(fileURLWithPath: $0) }
+        let summary = try LedgerTour(root: root, queries: queries) { print($0) }.run()
         print("\n\(summary.verified && summary.proofChecked ? "demo complete" : "demo FAILED"): height \(summary.height), \(summary.transactions) transactions")
         if !(summary.verified && summary.proofChecked) { throw ExitCode(1) }
     }
