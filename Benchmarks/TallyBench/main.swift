@@ -3,6 +3,7 @@ import Foundation
 import Ledger
 import SQLiteStore
 import DeidSQL
+import Federation
 
 // Ledger benchmarks. Run with:  swift run -c release TallyBench ledger [--transactions N]
 // Each figure is printed next to a ceiling measured in the same run, as a ratio.
@@ -167,6 +168,118 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
     print("goal: solo ledger ≥ 0.80× ceiling A")
 }
 
+/// Member evaluation: the ILI query over ≥ 1M encounters through the sandbox against plain SQLite
+/// on the same file; and the incremental view update rate.
+func memberBenchmark(encounters: Int, records: Int) throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-member-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    print("Tally member benchmark — release build, \(encounters) encounters in the views")
+    print(String(repeating: "-", count: 96))
+
+    // 1. Views filled directly (the query cost is what is measured here).
+    let views = try ViewStore(path: dir.appendingPathComponent("views.sqlite").path, org: "general-hospital", chain: "bench", agreementKey: AgreementKey())
+    let db = views.database
+    let patients = max(encounters / 5, 1)
+    var rng = SystemRandomNumberGenerator()
+    let fill = try seconds {
+        try db.transaction {
+            let ip = try db.prepare("INSERT INTO v_patients VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'general-hospital')")
+            let regions = ["north", "south", "east", "west"]
+            for i in 0..<patients {
+                let y = Int.random(in: 1930...2020, using: &rng)
+                try ip.run([.text("p/\(i)"), .text("PAT-\(i)"), .text("\(y)-06-15"), .integer(Int64(y)), .text(i % 2 == 0 ? "female" : "male"), .text(regions[i % 4]), .text("021")])
+            }
+            let ie = try db.prepare("INSERT INTO v_encounters VALUES (?, ?, ?, 'general-hospital', ?, 'ambulatory', ?)")
+            let ic = try db.prepare("INSERT INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)")
+            for i in 0..<encounters {
+                let p = Int.random(in: 0..<patients, using: &rng)
+                let day = SyntheticPopulation.day("2026-11-22", minus: Int.random(in: 0...364, using: &rng))
+                try ie.run([.text("e/\(i)"), .text("E\(i)"), .text("PAT-\(p)"), .text(day), .text(regions[p % 4])])
+                if Int.random(in: 0..<100, using: &rng) < 3 {
+                    try ic.run([.text("c/\(i)"), .text("PAT-\(p)"), .text("E\(i)"), .text("http://hl7.org/fhir/sid/icd-10-cm"), .text("J11.1"), .text(day)])
+                }
+            }
+        }
+        try db.execute("ANALYZE")
+    }
+    print(String(format: "filled %d patients and %d encounters in %.1f s", patients, encounters, fill))
+
+    let valueSets = try QueryChecker.loadValueSets(directory: "Queries/valuesets")
+    let ili = try String(contentsOfFile: "Queries/ili_surveillance.sql", encoding: .utf8)
+    let rw = try MemberService.rewrittenSQL(ili, valueSets: valueSets)
+    let bindings: [String: SQLValue] = [":tally_now": .text("2026-11-22 12:00:00")]
+    var sandboxLimits = SandboxConnection.Limits()
+    sandboxLimits.deadline = .seconds(60)
+    sandboxLimits.maxProgressCallbacks = .max
+    let sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
+    let plain = try Database(path: views.path, flags: [.readOnly])
+    func plainRun() throws -> Int {
+        let st = try plain.prepare(rw.sql)
+        for i in 0..<st.parameterCount { try st.bind(bindings[st.parameterName(i + 1)!]!, at: i + 1) }
+        var n = 0
+        while try st.step() { n += 1 }
+        return n
+    }
+    let rounds = 15
+    var tPlain: [Double] = []
+    var tSandbox: [Double] = []
+    var rowsPlain = 0
+    var rowsSandbox = 0
+    for _ in 0..<rounds {
+        // Interleaved, so drift of this machine's speed hits both alike.
+        tPlain.append(try seconds { rowsPlain = try plainRun() })
+        tSandbox.append(try seconds { rowsSandbox = try sandbox.query(rw.sql, bindings: bindings).rows.count })
+    }
+    precondition(rowsPlain == rowsSandbox)
+    let mp = tPlain.sorted()[rounds / 2], ms = tSandbox.sorted()[rounds / 2]
+    print("figure                                              median ms   baseline (same run)    ratio")
+    print(String(format: "ILI query (rewritten) through the sandbox            %8.2f   plain SQLite %8.2f   %5.2f×", ms * 1000, mp * 1000, ms / mp))
+    print("  (\(rowsSandbox) site rows before suppression; goal ≤ 1.10×)")
+
+    // 2. Incremental view update: sealed records committed to a ledger, then applied to views.
+    let c = try Consortium()
+    defer { try? FileManager.default.removeItem(at: c.dir) }
+    let ledger = try c.ledger("ledger.sqlite")
+    let signer = TransactionSigner(chain: c.genesis.chain, identity: "general-hospital", key: c.hospital.signing, clock: { 1_790_000_000_000 })
+    let people = SyntheticPopulation(seed: 7, today: "2026-11-22").patients(max(records / 5, 1), site: "general-hospital")
+    let ids = PatientIdentity(consortiumSecret: Array(repeating: 3, count: 32))
+    var items: [RecordBatch.Item] = []
+    var regs: [Transaction] = []
+    for person in people {
+        let pid = ids.pseudonym(system: "urn:bench", identifier: person.identifier)
+        regs.append(signer.sign("patient.register", ["patient": .string(pid), "demographic_hash": .string(String(repeating: "a", count: 64))]))
+        items += person.records.map { var it = $0; it.patient = pid; return it }
+        if items.count >= records { break }
+    }
+    var t: Int64 = 1_790_000_000_000
+    var k = 0
+    while k < regs.count {
+        t += 1
+        _ = try ledger.submit(Array(regs[k..<min(k + 2000, regs.count)]), proposer: c.hospital, time: t)
+        k += 2000
+    }
+    let readers = ["general-hospital": c.hospital.agreement.publicKeyBase64]
+    var b = 0
+    let tCommit = try seconds {
+        var i = 0
+        while i < items.count {
+            t += 1
+            let args = try RecordBatch.arguments(chain: c.genesis.chain, keysetID: "ks-\(b)", readers: readers, writers: ["general-hospital"], items: Array(items[i..<min(i + 1000, items.count)]))
+            let out = try ledger.submit([signer.sign("record.put", args)], proposer: c.hospital, time: t)
+            precondition(out[0].receipt != nil)
+            b += 1
+            i += 1000
+        }
+    }
+    let v2 = try ViewStore(path: c.dir.appendingPathComponent("views.sqlite").path, org: "general-hospital", chain: c.genesis.chain, agreementKey: c.hospital.agreement)
+    var applied = 0
+    let tViews = try seconds { applied = try v2.catchUp(ledger) }
+    print(String(format: "incremental view update (decrypt + materialise)    %10.0f records/s   ledger commit of the same records %10.0f records/s   %5.2f×",
+                 Double(applied) / tViews, Double(items.count) / tCommit, (Double(applied) / tViews) / (Double(items.count) / tCommit)))
+    print(String(repeating: "-", count: 96))
+}
+
 var args = Array(CommandLine.arguments.dropFirst())
 let suite = args.first ?? "ledger"
 func option(_ name: String, _ def: Int) -> Int {
@@ -193,6 +306,8 @@ case "sql":
         print(f.padding(toLength: 40, withPad: " ", startingAt: 0)
               + String(format: "%9.1f  %9.1f   %9.2f×   %9.3f×", tp * 1e6, tc * 1e6, tc / tp, tc / 1e-3))
     }
+case "member":
+    try memberBenchmark(encounters: option("--encounters", 1_000_000), records: option("--records", 100_000))
 case "commit-only":
     // Profiling aid: only the sequential execute+commit stage, signatures pre-checked.
     let c = try Consortium()
@@ -211,6 +326,6 @@ case "commit-only":
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:
-    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | commit-only")
+    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | commit-only")
     exit(2)
 }

@@ -184,19 +184,8 @@ public final class MemberService {
         } else {
             consentFilter = ""
         }
-        let sources: [String: String] = [
-            "patients": "SELECT patient_id, birth_year, CAST(strftime('%Y', :tally_now) AS INTEGER) - birth_year - (strftime('%m-%d', :tally_now) < substr(birth_date, 6, 5)) AS age, sex, region, zip3, deceased FROM v_patients",
-            "encounters": "SELECT encounter_id, patient_id, site, service_date, class, region FROM v_encounters",
-            "conditions": "SELECT patient_id, encounter_id, system, code, onset_date FROM v_conditions",
-            "medications": "SELECT patient_id, system, code, drug_class, start_date, end_date FROM v_medications",
-            "immunizations": "SELECT patient_id, system, code, date, site FROM v_immunizations",
-            "claims": "SELECT claim_id, patient_id, provider, procedure_code, service_date, amount FROM v_claims",
-            "world_state": "SELECT key, value, patient_id FROM v_world_state",
-        ]
-        var substitutes: [String: Select] = [:]
-        for (name, sql) in sources {
-            do { substitutes[name] = try Parser.parse(sql + consentFilter) } catch { throw .sandbox("internal view definition does not parse: \(error)") }
-        }
+        let substitutes: [String: Select]
+        do { substitutes = try MemberService.viewSources(filter: consentFilter) } catch { throw .sandbox("internal view definition does not parse: \(error)") }
         let rewriter = Rewriter(valueSets: valueSets) { name in substitutes[name].map { .subquery($0, alias: Name(name), .none) } }
         let rw: Rewrite
         do { rw = try rewriter.rewrite(tree, validated: top) } catch { throw .invalidQuery(error.description) }
@@ -206,6 +195,31 @@ public final class MemberService {
             bindings[p] = v
         }
         return (rw.sql, rw.plan, bindings)
+    }
+
+    /// What each view name means on this member: its base table (age computed at the pinned time,
+    /// `:tally_now`), with `filter` (the consent restriction, or empty) applied.
+    public static func viewSources(filter: String = "") throws(SQLError) -> [String: Select] {
+        let sources: [String: String] = [
+            "patients": "SELECT patient_id, birth_year, CAST(strftime('%Y', :tally_now) AS INTEGER) - birth_year - (strftime('%m-%d', :tally_now) < substr(birth_date, 6, 5)) AS age, sex, region, zip3, deceased FROM v_patients",
+            "encounters": "SELECT encounter_id, patient_id, site, service_date, class, region FROM v_encounters",
+            "conditions": "SELECT patient_id, encounter_id, system, code, onset_date FROM v_conditions",
+            "medications": "SELECT patient_id, system, code, drug_class, start_date, end_date FROM v_medications",
+            "immunizations": "SELECT patient_id, system, code, date, site FROM v_immunizations",
+            "claims": "SELECT claim_id, patient_id, provider, procedure_code, service_date, amount FROM v_claims",
+            "world_state": "SELECT key, value, patient_id FROM v_world_state",
+        ]
+        var out: [String: Select] = [:]
+        for (name, sql) in sources { out[name] = try Parser.parse(sql + filter) }
+        return out
+    }
+
+    /// The rewritten SQL a member runs for `sql`, without policy checks (benchmarks, previews of SQL).
+    public static func rewrittenSQL(_ sql: String, valueSets: [String: ValueSet], allowances: QueryAllowances = QueryAllowances()) throws(SQLError) -> Rewrite {
+        let tree = try Parser.parse(sql)
+        let top = try Validator(allowances: allowances, valueSets: Set(valueSets.keys)).validate(tree)
+        let subs = try viewSources()
+        return try Rewriter(valueSets: valueSets) { name in subs[name].map { .subquery($0, alias: Name(name), .none) } }.rewrite(tree, validated: top)
     }
 
     func lit(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }

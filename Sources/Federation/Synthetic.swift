@@ -36,7 +36,7 @@ public struct SyntheticPopulation {
         }
     }
 
-    static func day(_ today: String, minus days: Int) -> String {
+    public static func day(_ today: String, minus days: Int) -> String {
         // Civil-date arithmetic without Foundation calendars (deterministic everywhere).
         let parts = today.split(separator: "-").compactMap { Int($0) }
         var (y, m, d) = (parts[0], parts[1], parts[2])

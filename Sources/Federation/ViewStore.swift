@@ -17,6 +17,24 @@ public final class ViewStore {
     let db: Database
     /// Data keys this organisation can unwrap, by keyset id (nil: not a reader).
     private var dataKeys: [String: SymmetricKey?] = [:]
+    private var statements: [String: Statement] = [:]
+
+    private func cachedRows(_ sql: String, _ args: [SQLValue]) throws -> [[SQLValue]] {
+        let st = try stmt(sql)
+        try st.bind(args)
+        defer { st.reset() }
+        var out: [[SQLValue]] = []
+        while try st.step() { out.append((0..<st.columnCount).map { st.value($0) }) }
+        return out
+    }
+
+    /// Prepared once, reused for every record.
+    private func stmt(_ sql: String) throws -> Statement {
+        if let s = statements[sql] { return s }
+        let s = try db.prepare(sql)
+        statements[sql] = s
+        return s
+    }
 
     public static let schema = """
     CREATE TABLE IF NOT EXISTS v_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -155,51 +173,51 @@ public final class ViewStore {
         var wsKey: String
         switch p {
         case .patient(let birth, let sex, let region, let zip3, let deceased):
-            try db.prepare("INSERT OR REPLACE INTO v_patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            try stmt("INSERT OR REPLACE INTO v_patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .run([k, pidV, .text(birth), .integer(Int64(birth.prefix(4)) ?? 0), .text(sex), .text(region), .text(zip3), .integer(deceased ? 1 : 0), .text(site)])
             wsKey = "patient:\(pid)"
             ws = ["gender": .string(sex), "sex": .string(sex), "birth_year": .int(Int64(birth.prefix(4)) ?? 0), "region": .string(region), "zip3": .string(zip3)]
         case .encounter(let id, let date, let kind, let region):
             var reg = region
-            if reg == nil { reg = try db.scalar("SELECT region FROM v_patients WHERE patient_id = ? ORDER BY record_key LIMIT 1", [pidV])?.textValue }
-            try db.prepare("INSERT OR REPLACE INTO v_encounters VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(site), .text(date), .text(kind), t(reg)])
+            if reg == nil { reg = try cachedRows("SELECT region FROM v_patients WHERE patient_id = ? ORDER BY record_key LIMIT 1", [pidV]).first?.first?.textValue }
+            try stmt("INSERT OR REPLACE INTO v_encounters VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(site), .text(date), .text(kind), t(reg)])
             wsKey = "record:\(pid):encounter:\(rk)"
             ws = ["record_type": "encounter", "service_date": .string(date), "class": .string(kind), "site": .string(site),
                   "region": reg.map { .string($0) } ?? .null, "diagnosis_codes": ""]
             touched.insert(rk)
         case .condition(let enc, let system, let code, let onset):
-            try db.prepare("INSERT OR REPLACE INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, t(enc), .text(system), .text(code), t(onset)])
+            try stmt("INSERT OR REPLACE INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, t(enc), .text(system), .text(code), t(onset)])
             wsKey = "record:\(pid):condition:\(rk)"
             ws = ["record_type": "condition", "system": .string(system), "code": .string(code), "onset_date": onset.map { .string($0) } ?? .null]
-            if let enc, let er = try db.scalar("SELECT record_key FROM v_encounters WHERE encounter_id = ? AND patient_id = ?", [.text(enc), pidV])?.textValue {
+            if let enc, let er = try cachedRows("SELECT record_key FROM v_encounters WHERE encounter_id = ? AND patient_id = ?", [.text(enc), pidV]).first?.first?.textValue {
                 touched.insert(er)
             }
         case .medication(let system, let code, let cls, let start, let end):
-            try db.prepare("INSERT OR REPLACE INTO v_medications VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), t(cls), t(start), t(end)])
+            try stmt("INSERT OR REPLACE INTO v_medications VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), t(cls), t(start), t(end)])
             wsKey = "record:\(pid):medication:\(rk)"
             ws = ["record_type": "medication", "system": .string(system), "code": .string(code), "drug_class": cls.map { .string($0) } ?? .null]
         case .immunization(let system, let code, let date):
-            try db.prepare("INSERT OR REPLACE INTO v_immunizations VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), .text(date), .text(site)])
+            try stmt("INSERT OR REPLACE INTO v_immunizations VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), .text(date), .text(site)])
             wsKey = "record:\(pid):immunization:\(rk)"
             ws = ["record_type": "immunization", "system": .string(system), "code": .string(code), "date": .string(date)]
         case .claim(let id, let provider, let proc, let date, let amount):
-            try db.prepare("INSERT OR REPLACE INTO v_claims VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(provider), .text(proc), .text(date), .integer(amount)])
+            try stmt("INSERT OR REPLACE INTO v_claims VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(provider), .text(proc), .text(date), .integer(amount)])
             wsKey = "record:\(pid):claim:\(rk)"
             ws = ["record_type": "claim", "provider": .string(provider), "procedure_code": .string(proc), "service_date": .string(date), "amount": .int(amount)]
         }
-        try db.prepare("INSERT OR REPLACE INTO v_world_state VALUES (?, ?, ?, ?)").run([.text(wsKey), .text(ws.canonicalString), pidV, k])
+        try stmt("INSERT OR REPLACE INTO v_world_state VALUES (?, ?, ?, ?)").run([.text(wsKey), .text(ws.canonicalString), pidV, k])
     }
 
     /// Keeps the seed-compatible `diagnosis_codes` of an encounter's world_state entry current.
     private func refreshDiagnosisCodes(encounterRecord rk: String) throws {
-        guard let row = try db.rows("SELECT encounter_id, patient_id FROM v_encounters WHERE record_key = ?", [.text(rk)]).first,
+        guard let row = try cachedRows("SELECT encounter_id, patient_id FROM v_encounters WHERE record_key = ?", [.text(rk)]).first,
               let eid = row[0].textValue, let pid = row[1].textValue else { return }
-        let codes = try db.rows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key", [.text(eid), .text(pid)])
+        let codes = try cachedRows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key", [.text(eid), .text(pid)])
             .compactMap { $0[0].textValue }
         let key = "record:\(pid):encounter:\(rk)"
-        guard let text = try db.scalar("SELECT value FROM v_world_state WHERE key = ?", [.text(key)])?.textValue else { return }
+        guard let text = try cachedRows("SELECT value FROM v_world_state WHERE key = ?", [.text(key)]).first?.first?.textValue else { return }
         let v = try JSON.parse(text).setting("diagnosis_codes", .string(codes.joined(separator: ",")))
-        try db.prepare("UPDATE v_world_state SET value = ? WHERE key = ?").run([.text(v.canonicalString), .text(key)])
+        try stmt("UPDATE v_world_state SET value = ? WHERE key = ?").run([.text(v.canonicalString), .text(key)])
     }
 
     /// Mirrors the patient's consents as of `height`: the height a consent was granted and revoked,
@@ -207,11 +225,11 @@ public final class ViewStore {
     private func applyConsents(_ pid: String, height h: Int64, ledger: Ledger) throws {
         guard let p = try ledger.value(StateKey.patient(pid), asOf: h) else { return }
         for (cid, c) in (p["consents"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            try db.prepare("INSERT OR IGNORE INTO v_consents(patient_id, consent_id, grantee, scope, expires, granted_height) VALUES (?, ?, ?, ?, ?, ?)")
+            try stmt("INSERT OR IGNORE INTO v_consents(patient_id, consent_id, grantee, scope, expires, granted_height) VALUES (?, ?, ?, ?, ?, ?)")
                 .run([.text(pid), .text(cid), .text(c["grantee"]?.stringValue ?? ""), .text(c["scope"]?.stringValue ?? ""),
                       .integer(c["expires"]?.intValue ?? 0), .integer(h)])
             if c["status"]?.stringValue == "revoked" {
-                try db.prepare("UPDATE v_consents SET revoked_height = ? WHERE patient_id = ? AND consent_id = ? AND revoked_height IS NULL")
+                try stmt("UPDATE v_consents SET revoked_height = ? WHERE patient_id = ? AND consent_id = ? AND revoked_height IS NULL")
                     .run([.integer(h), .text(pid), .text(cid)])
             }
         }
