@@ -30,23 +30,25 @@ let package = Package(
         ),
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
-        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation"]),
+        .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest"]),
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger", "DeidSQL", "Federation",
+                "Node", "Ledger", "DeidSQL", "Federation", "Ingest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "TallyBench",
-            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation"],
+            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation", "Ingest"],
             path: "Benchmarks/TallyBench"
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
         .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "tally"]),
     ],
     swiftLanguageModes: [.v5]

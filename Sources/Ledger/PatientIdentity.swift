@@ -23,6 +23,13 @@ public struct PatientIdentity: Sendable {
         return "PAT-" + String(Array(mac).hexString.prefix(20))
     }
 
+    /// The ledger key of a source record: the site's own resource id (an EHR identifier) never
+    /// appears in clear on the shared ledger, only a keyed hash of it.
+    public func recordKey(org: String, type: String, sourceID: String) -> String {
+        let msg = "tally/record-key/v1|\(org)|\(type)|\(sourceID)"
+        return "\(org)/\(type)/" + String(Array(HMAC<SHA256>.authenticationCode(for: Array(msg.utf8), using: secret)).hexString.prefix(32))
+    }
+
     /// Keyed hash of family name, given name and birth date, for probabilistic matching across sites.
     public func demographicHash(family: String, given: String, birthDate: String) -> String {
         let msg = "tally/demographic/v1|\(PatientIdentity.normalise(family))|\(PatientIdentity.normalise(given))|\(birthDate)"

@@ -1,0 +1,149 @@
+import Federation
+import Foundation
+import Ledger
+
+/// Why one line of an export was set aside.
+public struct Quarantined: Sendable, Equatable {
+    public var file: String
+    public var line: Int
+    public var reason: String
+}
+
+/// One resource read from a bulk export and mapped to a record payload.
+public struct MappedResource: Sendable {
+    public var type: String
+    public var id: String
+    public var version: String
+    /// The FHIR id of the patient it belongs to.
+    public var patientRef: String
+    public var payload: [UInt8]
+    public var file: String
+    public var line: Int
+}
+
+/// The patient identity facts ingest needs (never written to the ledger in clear).
+public struct PatientFacts: Sendable {
+    public var fhirID: String
+    public var identifierSystem: String
+    public var identifier: String
+    public var family: String
+    public var given: String
+    public var birthDate: String
+}
+
+/// Maps FHIR R4 resources (as Synthea and EHR bulk exports write them) to Tally record payloads.
+/// Only the fields the views need are kept; names, addresses and identifiers stay out of the records.
+public enum FHIRMapper {
+    public static let readTypes: Set<String> = ["Patient", "Encounter", "Condition", "MedicationRequest", "Medication", "Procedure", "Immunization", "Observation"]
+
+    struct Failure: Error { let reason: String }
+
+    static func str(_ o: [String: Any], _ k: String) -> String? { o[k] as? String }
+    static func obj(_ o: [String: Any], _ k: String) -> [String: Any]? { o[k] as? [String: Any] }
+    static func arr(_ o: [String: Any], _ k: String) -> [[String: Any]] { (o[k] as? [[String: Any]]) ?? [] }
+
+    /// `Patient/abc` → `abc` (also accepts `urn:uuid:abc`).
+    static func ref(_ o: [String: Any]?, expect type: String) throws -> String {
+        guard let r = o?["reference"] as? String, !r.isEmpty else { throw Failure(reason: "missing \(type) reference") }
+        if r.hasPrefix("\(type)/") { return String(r.dropFirst(type.count + 1)) }
+        if r.hasPrefix("urn:uuid:") { return String(r.dropFirst(9)) }
+        throw Failure(reason: "reference \(r.prefix(60)) is not a \(type) reference")
+    }
+
+    static func date(_ s: String?) -> String? {
+        guard let s, s.count >= 10 else { return nil }
+        return String(s.prefix(10))
+    }
+
+    static func coding(_ cc: [String: Any]?) throws -> (String, String) {
+        guard let c = (cc?["coding"] as? [[String: Any]])?.first, let system = c["system"] as? String, let code = c["code"] as? String else {
+            throw Failure(reason: "missing coding")
+        }
+        return (system, code)
+    }
+
+    static let encounterClass = ["AMB": "ambulatory", "EMER": "emergency", "IMP": "inpatient", "ACUTE": "inpatient", "NONAC": "inpatient",
+                                 "OBSENC": "observation", "PRENC": "pre-admission", "SS": "short-stay", "VR": "virtual", "HH": "home-health"]
+
+    /// Parses one NDJSON line. Returns the resource type and JSON object, or throws with a reason.
+    static func parseLine(_ line: Substring) throws -> (String, [String: Any]) {
+        guard let data = line.data(using: .utf8),
+              let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw Failure(reason: "not a JSON object")
+        }
+        guard let type = o["resourceType"] as? String else { throw Failure(reason: "missing resourceType") }
+        guard let id = o["id"] as? String, !id.isEmpty else { throw Failure(reason: "missing id") }
+        _ = id
+        return (type, o)
+    }
+
+    static func patientFacts(_ o: [String: Any]) throws -> (PatientFacts, RecordPayload) {
+        let id = str(o, "id")!
+        guard let birth = date(str(o, "birthDate")) else { throw Failure(reason: "Patient without birthDate") }
+        // Prefer a national identifier (SSN), then the medical record number.
+        let ids = arr(o, "identifier")
+        func find(_ pred: ([String: Any]) -> Bool) -> (String, String)? {
+            for i in ids where pred(i) { if let s = str(i, "system"), let v = str(i, "value") { return (s, v) } }
+            return nil
+        }
+        let chosen = find { str($0, "system") == "http://hl7.org/fhir/sid/us-ssn" }
+            ?? find { (obj($0, "type")?["coding"] as? [[String: Any]])?.first?["code"] as? String == "MR" }
+            ?? find { _ in true }
+        guard let (system, value) = chosen else { throw Failure(reason: "Patient without identifier") }
+        let name = arr(o, "name").first ?? [:]
+        let family = str(name, "family") ?? ""
+        let given = (name["given"] as? [String])?.first ?? ""
+        let address = arr(o, "address").first ?? [:]
+        let region = (str(address, "state") ?? "unknown").lowercased()
+        let postal = str(address, "postalCode") ?? ""
+        let zip3 = postal.count >= 3 ? String(postal.prefix(3)) : "000"
+        let sex = str(o, "gender") ?? "unknown"
+        let deceased = o["deceasedDateTime"] != nil || (o["deceasedBoolean"] as? Bool ?? false)
+        return (PatientFacts(fhirID: id, identifierSystem: system, identifier: value, family: family, given: given, birthDate: birth),
+                .patient(birthDate: birth, sex: sex, region: region, zip3: zip3, deceased: deceased))
+    }
+
+    /// Maps a non-Patient resource. `medications` resolves MedicationRequest.medicationReference.
+    static func map(_ type: String, _ o: [String: Any], medications: [String: (String, String)]) throws -> (patient: String, payload: [UInt8]) {
+        switch type {
+        case "Encounter":
+            let p = try ref(obj(o, "subject"), expect: "Patient")
+            guard let start = date(str(obj(o, "period") ?? [:], "start")) else { throw Failure(reason: "Encounter without period.start") }
+            let cls = str(obj(o, "class") ?? [:], "code").map { encounterClass[$0] ?? $0.lowercased() } ?? "unknown"
+            return (p, RecordPayload.encounter(id: str(o, "id")!, date: start, kind: cls, region: nil).bytes)
+        case "Condition":
+            let p = try ref(obj(o, "subject"), expect: "Patient")
+            let (system, code) = try coding(obj(o, "code"))
+            let enc = obj(o, "encounter") != nil ? try ref(obj(o, "encounter"), expect: "Encounter") : nil
+            return (p, RecordPayload.condition(encounter: enc, system: system, code: code, onset: date(str(o, "onsetDateTime") ?? str(o, "recordedDate"))).bytes)
+        case "MedicationRequest":
+            let p = try ref(obj(o, "subject"), expect: "Patient")
+            var sc: (String, String)
+            if let cc = obj(o, "medicationCodeableConcept") {
+                sc = try coding(cc)
+            } else {
+                let mid = try ref(obj(o, "medicationReference"), expect: "Medication")
+                guard let m = medications[mid] else { throw Failure(reason: "Medication/\(mid) is not in the export") }
+                sc = m
+            }
+            let status = str(o, "status") ?? ""
+            let start = date(str(o, "authoredOn"))
+            let end = ["stopped", "completed", "cancelled"].contains(status) ? start : nil
+            return (p, RecordPayload.medication(system: sc.0, code: sc.1, drugClass: nil, start: start, end: end).bytes)
+        case "Immunization":
+            let p = try ref(obj(o, "patient"), expect: "Patient")
+            let (system, code) = try coding(obj(o, "vaccineCode"))
+            guard let d = date(str(o, "occurrenceDateTime")) else { throw Failure(reason: "Immunization without occurrenceDateTime") }
+            return (p, RecordPayload.immunization(system: system, code: code, date: d).bytes)
+        case "Procedure", "Observation":
+            let p = try ref(obj(o, "subject"), expect: "Patient")
+            let (system, code) = try coding(obj(o, "code"))
+            let d = date(str(o, "performedDateTime") ?? str(obj(o, "performedPeriod") ?? [:], "start") ?? str(o, "effectiveDateTime"))
+            // Kept as sealed records; no view reads them yet.
+            let doc: JSON = ["resourceType": .string(type), "system": .string(system), "code": .string(code), "date": d.map { .string($0) } ?? .null]
+            return (p, doc.canonicalBytes)
+        default:
+            throw Failure(reason: "resource type \(type) is not ingested")
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import Federation
+import Foundation
+import Ledger
+
+/// Loads a FHIR R4 bulk export (NDJSON) into the ledger as sealed records: patients get consortium
+/// pseudonyms and a record-location entry, every resource becomes a record readable by the
+/// custodian (and whoever the site's sharing rules name), committed in batches under one signature
+/// and one wrapped data key. Bad lines are quarantined with file, line and reason; valid lines load.
+/// Re-running the same export adds nothing; a crash leaves whole batches, and a re-run completes.
+public final class FHIRIngest {
+    public struct Options {
+        public var org: String
+        /// Reader organisations → their X25519 public keys (base64). Must include `org`.
+        public var readers: [String: String]
+        public var recordsPerTransaction = 1000
+        public var quarantinePath: String?
+        public init(org: String, readers: [String: String]) {
+            self.org = org
+            self.readers = readers
+        }
+    }
+
+    public struct Summary: Sendable {
+        public var loaded: [String: Int] = [:]
+        public var alreadyPresent: [String: Int] = [:]
+        public var notIngested: [String: Int] = [:]
+        public var quarantined: [Quarantined] = []
+        public var linesRead = 0
+        public var transactions = 0
+        public var seconds = 0.0
+
+        public var loadedTotal: Int { loaded.values.reduce(0, +) }
+    }
+
+    public struct Progress: Sendable {
+        public var done: Int
+        public var total: Int
+        public var elapsed: Double
+    }
+
+    let ledger: Ledger
+    let signer: TransactionSigner
+    let identity: PatientIdentity
+    let submit: ([Transaction]) throws -> [Submission]
+    let options: Options
+
+    public init(ledger: Ledger, signer: TransactionSigner, identity: PatientIdentity, options: Options, submit: @escaping ([Transaction]) throws -> [Submission]) {
+        self.ledger = ledger
+        self.signer = signer
+        self.identity = identity
+        self.options = options
+        self.submit = submit
+    }
+
+    /// NDJSON files under the given paths (directories are searched for `*.ndjson`).
+    public static func files(_ paths: [String]) throws -> [String] {
+        var out: [String] = []
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { throw FHIRError("no such file or directory: \(p)") }
+            if isDir.boolValue {
+                out += try FileManager.default.contentsOfDirectory(atPath: p).filter { $0.hasSuffix(".ndjson") }.sorted().map { p + "/" + $0 }
+            } else {
+                out.append(p)
+            }
+        }
+        return out
+    }
+
+    public struct FHIRError: Error, CustomStringConvertible {
+        public let description: String
+        init(_ d: String) { description = d }
+    }
+
+    struct Line {
+        var file: String
+        var number: Int
+        var text: Substring
+    }
+
+    public func ingest(paths: [String], progress: ((Progress) -> Void)? = nil) throws -> Summary {
+        let started = Date()
+        var summary = Summary()
+        let files = try FHIRIngest.files(paths)
+        var lines: [Line] = []
+        for f in files {
+            let text = try String(contentsOfFile: f, encoding: .utf8)
+            let name = (f as NSString).lastPathComponent
+            for (i, l) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !l.trimmingCharacters(in: .whitespaces).isEmpty {
+                lines.append(Line(file: name, number: i + 1, text: l))
+            }
+        }
+        summary.linesRead = lines.count
+
+        // Pass 1: patients and medications, which the other resources refer to.
+        var parsed: [(Line, String, [String: Any])] = []
+        var patients: [String: String] = [:] // FHIR id → pseudonym
+        var medications: [String: (String, String)] = [:]
+        var newPatients: [(PatientFacts, RecordPayload, Line)] = []
+        for line in lines {
+            do {
+                let (type, o) = try FHIRMapper.parseLine(line.text)
+                guard FHIRMapper.readTypes.contains(type) else {
+                    if FHIRResourceTypes.all.contains(type) {
+                        summary.notIngested[type, default: 0] += 1
+                    } else {
+                        summary.quarantined.append(Quarantined(file: line.file, line: line.number, reason: "unknown resource type \(type.prefix(40))"))
+                    }
+                    continue
+                }
+                switch type {
+                case "Patient":
+                    let (facts, payload) = try FHIRMapper.patientFacts(o)
+                    patients[facts.fhirID] = identity.pseudonym(system: facts.identifierSystem, identifier: facts.identifier)
+                    newPatients.append((facts, payload, line))
+                case "Medication":
+                    let (s, c) = try FHIRMapper.coding(FHIRMapper.obj(o, "code"))
+                    medications[o["id"] as! String] = (s, c)
+                    summary.loaded["Medication", default: 0] += 1 // resolved into MedicationRequests
+                default:
+                    parsed.append((line, type, o))
+                }
+            } catch let f as FHIRMapper.Failure {
+                summary.quarantined.append(Quarantined(file: line.file, line: line.number, reason: f.reason))
+            }
+        }
+
+        // Register the patients this site holds (idempotent on the ledger).
+        var registrations: [Transaction] = []
+        var pending: [(key: String, type: String, patient: String, payload: [UInt8])] = []
+        for (facts, payload, _) in newPatients {
+            let pid = patients[facts.fhirID]!
+            let registered = try ledger.value(StateKey.patient(pid))?["locations"]?[options.org] != nil
+            if !registered {
+                registrations.append(signer.sign("patient.register", ["patient": .string(pid),
+                    "demographic_hash": .string(identity.demographicHash(family: facts.family, given: facts.given, birthDate: facts.birthDate))]))
+            }
+            pending.append((identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID), "Patient", pid, payload.bytes))
+        }
+        if !registrations.isEmpty {
+            for (i, out) in try submit(registrations).enumerated() where out.error != nil {
+                throw FHIRError("registering patient \(i) failed: \(out.error!)")
+            }
+            summary.transactions += 1
+        }
+
+        // Pass 2: everything else, with references checked.
+        var encounters = Set<String>()
+        for (line, type, o) in parsed where type == "Encounter" { _ = line; encounters.insert(o["id"] as! String) }
+        for (line, type, o) in parsed {
+            do {
+                let (patientRef, payload) = try FHIRMapper.map(type, o, medications: medications)
+                guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
+                    throw FHIRMapper.Failure(reason: "broken reference: Patient/\(patientRef.prefix(40)) is not in this export or already ingested")
+                }
+                if let enc = (o["encounter"] as? [String: Any])?["reference"] as? String, enc.hasPrefix("Encounter/") {
+                    let eid = String(enc.dropFirst(10))
+                    if !encounters.contains(eid), try ledger.value(StateKey.record(identity.recordKey(org: options.org, type: "Encounter", sourceID: eid))) == nil {
+                        throw FHIRMapper.Failure(reason: "broken reference: Encounter/\(eid.prefix(40)) is not in this export or already ingested")
+                    }
+                }
+                pending.append((identity.recordKey(org: options.org, type: type, sourceID: o["id"] as! String), type, pid, payload))
+            } catch let f as FHIRMapper.Failure {
+                summary.quarantined.append(Quarantined(file: line.file, line: line.number, reason: f.reason))
+            }
+        }
+
+        // Commit in batches: one signature and one wrapped data key per batch.
+        var batch: [RecordBatch.Item] = []
+        var done = 0
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let ksID = "ks-" + Hash32.sha256(Array(batch.map(\.key).joined(separator: "\n").utf8)).hex.prefix(24)
+            let args = try RecordBatch.arguments(chain: ledger.chain, keysetID: String(ksID), readers: options.readers, writers: [options.org], items: batch)
+            let out = try submit([signer.sign("record.put", args)])
+            if let e = out[0].error { throw FHIRError("a batch of \(batch.count) records was refused: \(e)") }
+            summary.transactions += 1
+            for it in batch { summary.loaded[it.type, default: 0] += 1 }
+            done += batch.count
+            batch.removeAll()
+            progress?(Progress(done: done, total: pending.count, elapsed: Date().timeIntervalSince(started)))
+        }
+        for p in pending {
+            if try ledger.value(StateKey.record(p.key)) != nil {
+                summary.alreadyPresent[p.type, default: 0] += 1
+                continue
+            }
+            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, plaintext: p.payload))
+            if batch.count >= options.recordsPerTransaction { try flush() }
+        }
+        try flush()
+        if let q = options.quarantinePath, !summary.quarantined.isEmpty { try writeQuarantine(summary.quarantined, lines: lines, to: q) }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+
+    private func previouslyIngestedPatient(_ fhirID: String) throws -> String? {
+        try ledger.value(StateKey.record(identity.recordKey(org: options.org, type: "Patient", sourceID: fhirID)))?["patient"]?.stringValue
+    }
+
+    /// The quarantine file keeps each bad line with its origin and reason, for the data steward.
+    /// It holds source data, so it is written owner-only, like the node's other private files.
+    private func writeQuarantine(_ q: [Quarantined], lines: [Line], to path: String) throws {
+        let byPosition = Dictionary(lines.map { ("\($0.file):\($0.number)", $0.text) }, uniquingKeysWith: { a, _ in a })
+        var out = ""
+        for item in q {
+            let entry: JSON = ["file": .string(item.file), "line": .int(Int64(item.line)), "reason": .string(item.reason),
+                               "content": .string(String(byPosition["\(item.file):\(item.line)"] ?? ""))]
+            out += entry.canonicalString + "\n"
+        }
+        FileManager.default.createFile(atPath: path, contents: Data(out.utf8), attributes: [.posixPermissions: 0o600])
+    }
+}
+
+enum FHIRResourceTypes {
+    /// FHIR R4 resource types that may appear in a bulk export (those Tally does not ingest are counted, not quarantined).
+    static let all: Set<String> = [
+        "Account", "AllergyIntolerance", "Appointment", "Binary", "CarePlan", "CareTeam", "Claim", "ClaimResponse", "Communication",
+        "Condition", "Coverage", "Device", "DiagnosticReport", "DocumentReference", "Encounter", "ExplanationOfBenefit",
+        "FamilyMemberHistory", "Goal", "ImagingStudy", "Immunization", "Location", "Medication", "MedicationAdministration",
+        "MedicationDispense", "MedicationRequest", "MedicationStatement", "Observation", "Organization", "Patient", "Practitioner",
+        "PractitionerRole", "Procedure", "Provenance", "RelatedPerson", "ServiceRequest", "Specimen", "SupplyDelivery",
+    ]
+}

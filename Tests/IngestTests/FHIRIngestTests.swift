@@ -1,0 +1,157 @@
+import DeidSQL
+import Federation
+import Foundation
+import Ingest
+import Ledger
+import SQLiteStore
+import Testing
+
+final class IngestFixture {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("shared/data/fhir-r4-synthea-10").path
+    static let valueSetDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Queries/valuesets").path
+
+    let dir: URL
+    let keys = OrganisationKeys(org: "general-hospital")
+    let genesis: Genesis
+    let ledger: Ledger
+    let views: ViewStore
+    var now: Int64 = 1_790_000_000_000
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-ingest-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var params = ConsortiumParams()
+        params.maxTransactionBytes = 8 << 20
+        genesis = Genesis(chain: "ingest-test", time: now, params: params, members: [
+            Member(id: "general-hospital", name: "GH", kind: .hospital, signingKey: keys.signing.publicKey.base64, encryptionKey: keys.agreement.publicKeyBase64),
+        ])
+        ledger = try Ledger.create(path: dir.appendingPathComponent("ledger.sqlite").path, genesis: genesis)
+        views = try ViewStore(path: dir.appendingPathComponent("views.sqlite").path, org: "general-hospital", chain: genesis.chain, agreementKey: keys.agreement)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
+
+    func ingest(_ paths: [String]) throws -> FHIRIngest.Summary {
+        let signer = TransactionSigner(chain: genesis.chain, identity: "general-hospital", key: keys.signing, firstNonce: try ledger.nextNonce(for: "general-hospital"))
+        var options = FHIRIngest.Options(org: "general-hospital", readers: ["general-hospital": keys.agreement.publicKeyBase64])
+        options.quarantinePath = dir.appendingPathComponent("quarantine.ndjson").path
+        let ingest = FHIRIngest(ledger: ledger, signer: signer, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { [self] txs in
+            now += 1000
+            let out = try ledger.submit(txs, proposer: keys, time: now)
+            try views.catchUp(ledger)
+            return out
+        }
+        return try ingest.ingest(paths: paths)
+    }
+}
+
+@Suite struct FHIRIngestTests {
+    @Test func theSyntheaExportLoadsWithExactlyTheSourceCounts() throws {
+        let f = try IngestFixture()
+        let s = try f.ingest([IngestFixture.fixture])
+        #expect(s.quarantined.isEmpty, "\(s.quarantined.prefix(3))")
+        #expect(try f.views.count("patients") == 13)
+        #expect(try f.views.count("encounters") == 1215)
+        #expect(try f.views.count("conditions") == 555)
+        #expect(try f.views.count("medications") == 1745)
+        #expect(try f.views.count("immunizations") == 161)
+        #expect(s.loaded["Procedure"] == 2056)
+        #expect(s.notIngested["Organization"] == 43)
+        // Every patient got a pseudonym and a location entry; no identifier reached the ledger.
+        let patients = try f.ledger.entries(prefix: "patient/")
+        #expect(patients.count == 13)
+        #expect(patients.allSatisfy { $0.value["locations"]?["general-hospital"]?["records"]?.intValue ?? 0 > 0 })
+        let file = try Data(contentsOf: URL(fileURLWithPath: f.ledger.path))
+        #expect(file.range(of: Data("Upton904".utf8)) == nil)
+        for line in try String(contentsOfFile: IngestFixture.fixture + "/Patient.000.ndjson", encoding: .utf8).split(separator: "\n") {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            for id in (o["identifier"] as? [[String: Any]]) ?? [] {
+                if let v = id["value"] as? String { #expect(file.range(of: Data(v.utf8)) == nil, "an identifier of the source reached the ledger") }
+            }
+            #expect(file.range(of: Data((o["id"] as! String).utf8)) == nil, "a source resource id reached the ledger")
+        }
+    }
+
+    @Test func everyFixtureConditionCodeInAShippedValueSetIsFoundByIt() throws {
+        let f = try IngestFixture()
+        _ = try f.ingest([IngestFixture.fixture])
+        let sets = try QueryChecker.loadValueSets(directory: IngestFixture.valueSetDir)
+        // Codes in the fixture, straight from the source file.
+        var fixtureCodes: [String: Int] = [:]
+        for line in try String(contentsOfFile: IngestFixture.fixture + "/Condition.000.ndjson", encoding: .utf8).split(separator: "\n") {
+            let o = try JSON.parse(Array(line.utf8))
+            if let c = o["code"]?["coding"]?.arrayValue?.first, let code = c["code"]?.stringValue, let system = c["system"]?.stringValue {
+                fixtureCodes["\(system)|\(code)", default: 0] += 1
+            }
+        }
+        var covered = 0
+        for (name, vs) in sets {
+            let inSet = Set(vs.codes.map { "\($0.system)|\($0.code)" })
+            let expected = fixtureCodes.filter { inSet.contains($0.key) }.values.reduce(0, +)
+            covered += expected
+            let rw = try MemberService.rewrittenSQL("SELECT COUNT(*) AS n FROM conditions WHERE code IN VALUESET('\(name)')", valueSets: sets)
+            let st = try f.views.database.prepare(rw.sql)
+            if st.parameterCount > 0 { try st.bind(.text("2026-11-22 00:00:00"), at: 1) }
+            _ = try st.step()
+            #expect(st.int(0) == Int64(expected), "value set \(name)")
+        }
+        #expect(covered >= 4, "the fixture has hypertension and diabetes codes the shipped sets cover")
+    }
+
+    @Test func badLinesAreQuarantinedWithTheirLineNumbersAndAReRunAddsNothing() throws {
+        let f = try IngestFixture()
+        let src = try String(contentsOfFile: IngestFixture.fixture + "/Encounter.000.ndjson", encoding: .utf8).split(separator: "\n").map(String.init)
+        let patients = try String(contentsOfFile: IngestFixture.fixture + "/Patient.000.ndjson", encoding: .utf8)
+        let work = f.dir.appendingPathComponent("export")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try patients.write(to: work.appendingPathComponent("Patient.000.ndjson"), atomically: true, encoding: .utf8)
+        var lines = Array(src.prefix(40))
+        lines[4] = String(lines[4].prefix(60))                                          // truncated JSON (line 5)
+        lines[9] = #"{"resourceType":"Spaceship","id":"x1"}"#                             // unknown type (line 10)
+        lines[14] = lines[14].replacingOccurrences(of: "\"period\"", with: "\"perXod\"") // missing required field (line 15)
+        lines[19] = lines[19].replacingOccurrences(of: "Patient/", with: "Patient/nobody-") // broken reference (line 20)
+        try lines.joined(separator: "\n").write(to: work.appendingPathComponent("Encounter.000.ndjson"), atomically: true, encoding: .utf8)
+
+        let first = try f.ingest([work.path])
+        #expect(first.quarantined.map(\.line) == [5, 10, 15, 20])
+        #expect(first.quarantined.allSatisfy { $0.file == "Encounter.000.ndjson" })
+        #expect(first.loaded["Encounter"] == 36)
+        #expect(try f.views.count("encounters") == 36)
+        let q = try String(contentsOfFile: f.dir.appendingPathComponent("quarantine.ndjson").path, encoding: .utf8)
+        #expect(q.split(separator: "\n").count == 4)
+        let attrs = try FileManager.default.attributesOfItem(atPath: f.dir.appendingPathComponent("quarantine.ndjson").path)
+        #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+
+        let height = f.ledger.height
+        let again = try f.ingest([work.path])
+        #expect(again.loadedTotal == 0)
+        #expect(again.alreadyPresent["Encounter"] == 36)
+        #expect(f.ledger.height == height, "a re-run commits nothing")
+        #expect(try f.views.count("encounters") == 36)
+    }
+
+    @Test func anInterruptedIngestCompletesOnReRun() throws {
+        let f = try IngestFixture()
+        // Simulate a crash: the submit closure dies after two committed batches.
+        let signer = TransactionSigner(chain: f.genesis.chain, identity: "general-hospital", key: f.keys.signing)
+        var options = FHIRIngest.Options(org: "general-hospital", readers: ["general-hospital": f.keys.agreement.publicKeyBase64])
+        options.recordsPerTransaction = 300
+        struct Crash: Error {}
+        var calls = 0
+        let crashing = FHIRIngest(ledger: f.ledger, signer: signer, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { txs in
+            calls += 1
+            if calls > 3 { throw Crash() }
+            f.now += 1000
+            return try f.ledger.submit(txs, proposer: f.keys, time: f.now)
+        }
+        #expect(throws: Crash.self) { try crashing.ingest(paths: [IngestFixture.fixture]) }
+        let partial = f.ledger.transactionCount
+        #expect(partial > 0)
+        let s = try f.ingest([IngestFixture.fixture])
+        #expect(s.alreadyPresent.values.reduce(0, +) == 600)
+        #expect(try f.views.count("encounters") == 1215)
+        #expect(try f.views.count("conditions") == 555)
+    }
+}
