@@ -4,6 +4,7 @@ import Ledger
 import SQLiteStore
 import DeidSQL
 import Federation
+import Ingest
 
 // Ledger benchmarks. Run with:  swift run -c release TallyBench ledger [--transactions N]
 // Each figure is printed next to a ceiling measured in the same run, as a ratio.
@@ -308,6 +309,35 @@ case "sql":
     }
 case "member":
     try memberBenchmark(encounters: option("--encounters", 1_000_000), records: option("--records", 100_000))
+case "ingest":
+    // FHIR NDJSON → committed, sealed records with the views updated, beside parsing the same NDJSON.
+    let n = option("--patients", 20_000)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-ingest-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let synth = try FHIRSynth.write(patients: n, sites: ["general-hospital"], seed: 5, today: "2026-11-22", to: dir.path)
+    let total = synth.resources.values.reduce(0, +)
+    print("Tally ingest benchmark — release build, \(n) synthetic patients, \(total) FHIR resources")
+    var parsed = 0
+    let tp = try seconds { parsed = try FHIRIngest.parseOnly(paths: [dir.path + "/general-hospital"]) }
+    let c = try Consortium()
+    defer { try? FileManager.default.removeItem(at: c.dir) }
+    let ledger = try c.ledger("ledger.sqlite")
+    let views = try ViewStore(path: c.dir.appendingPathComponent("views.sqlite").path, org: "general-hospital", chain: c.genesis.chain, agreementKey: c.hospital.agreement)
+    var t: Int64 = 1_790_000_000_000
+    let ingest = FHIRIngest(ledger: ledger, signer: TransactionSigner(chain: c.genesis.chain, identity: "general-hospital", key: c.hospital.signing),
+                            identity: PatientIdentity(consortiumSecret: Array(repeating: 1, count: 32)),
+                            options: .init(org: "general-hospital", readers: ["general-hospital": c.hospital.agreement.publicKeyBase64])) { txs in
+        t += 1
+        let out = try ledger.submit(txs, proposer: c.hospital, time: t)
+        try views.catchUp(ledger)
+        return out
+    }
+    var summary = FHIRIngest.Summary()
+    let ti = try seconds { summary = try ingest.ingest(paths: [dir.path + "/general-hospital"]) }
+    precondition(summary.quarantined.isEmpty && summary.loadedTotal == parsed)
+    print("figure                                              per second    baseline (same run)     ratio")
+    print(String(format: "ingest: NDJSON → sealed, committed, in the views   %10.0f   parse only %10.0f   %5.2f×", Double(summary.loadedTotal) / ti, Double(parsed) / tp, (Double(summary.loadedTotal) / ti) / (Double(parsed) / tp)))
+    print("goal: ≥ 20,000 resources/s per node")
 case "commit-only":
     // Profiling aid: only the sequential execute+commit stage, signatures pre-checked.
     let c = try Consortium()

@@ -30,6 +30,7 @@ public final class FHIRIngest {
         public var seconds = 0.0
 
         public var loadedTotal: Int { loaded.values.reduce(0, +) }
+        public init() {}
     }
 
     public struct Progress: Sendable {
@@ -50,6 +51,20 @@ public final class FHIRIngest {
         self.identity = identity
         self.options = options
         self.submit = submit
+    }
+
+    /// Parses and maps every line without writing anything (the baseline the ingest benchmark
+    /// compares against). Returns the number of resources mapped.
+    public static func parseOnly(paths: [String]) throws -> Int {
+        var n = 0
+        for f in try files(paths) {
+            for line in try String(contentsOfFile: f, encoding: .utf8).split(separator: "\n") {
+                guard let (type, o) = try? FHIRMapper.parseLine(line) else { continue }
+                if type == "Patient" { if (try? FHIRMapper.patientFacts(o)) != nil { n += 1 } }
+                else if (try? FHIRMapper.map(type, o, medications: [:])) != nil { n += 1 }
+            }
+        }
+        return n
     }
 
     /// NDJSON files under the given paths (directories are searched for `*.ndjson`).
@@ -137,11 +152,14 @@ public final class FHIRIngest {
             }
             pending.append((identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID), "Patient", pid, payload.bytes))
         }
-        if !registrations.isEmpty {
-            for (i, out) in try submit(registrations).enumerated() where out.error != nil {
-                throw FHIRError("registering patient \(i) failed: \(out.error!)")
+        var r0 = 0
+        while r0 < registrations.count {
+            let chunk = Array(registrations[r0..<min(r0 + 1000, registrations.count)])
+            for (i, out) in try submit(chunk).enumerated() where out.error != nil {
+                throw FHIRError("registering patient \(r0 + i) failed: \(out.error!)")
             }
-            summary.transactions += 1
+            summary.transactions += chunk.count
+            r0 += chunk.count
         }
 
         // Pass 2: everything else, with references checked.

@@ -155,3 +155,31 @@ final class IngestFixture {
         #expect(try f.views.count("conditions") == 555)
     }
 }
+
+@Suite struct FHIRSynthTests {
+    @Test func sameSeedSameBytesAndTheOutputIngests() throws {
+        let a = FileManager.default.temporaryDirectory.appendingPathComponent("tally-synth-\(UUID().uuidString)")
+        let b = FileManager.default.temporaryDirectory.appendingPathComponent("tally-synth-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        let sa = try FHIRSynth.write(patients: 200, sites: ["general-hospital", "city-medical"], seed: 11, today: "2026-11-22", to: a.path)
+        _ = try FHIRSynth.write(patients: 200, sites: ["general-hospital", "city-medical"], seed: 11, today: "2026-11-22", to: b.path)
+        for f in sa.files {
+            let rel = String(f.dropFirst(a.path.count))
+            #expect(FileManager.default.contents(atPath: f) == FileManager.default.contents(atPath: b.path + rel), "\(rel) differs")
+        }
+        #expect(sa.resources["Patient"] == 200)
+        // Some patients are seen at both sites: the same national identifier.
+        func ssns(_ site: String) throws -> Set<String> {
+            Set(try String(contentsOfFile: a.path + "/\(site)/Patient.000.ndjson", encoding: .utf8).split(separator: "\n").compactMap { line in
+                let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return ((o?["identifier"] as? [[String: Any]])?.first?["value"] as? String)
+            })
+        }
+        #expect(!(try ssns("general-hospital").intersection(try ssns("city-medical"))).isEmpty)
+        let f = try IngestFixture()
+        let s = try f.ingest([a.path + "/general-hospital"])
+        #expect(s.quarantined.isEmpty)
+        #expect(try f.views.count("patients") == 100)
+        #expect(try f.views.count("encounters") == Int64(s.loaded["Encounter"] ?? -1))
+    }
+}
