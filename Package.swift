@@ -20,6 +20,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CPostgres",
+            path: "Sources/CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
         .target(
             name: "Ledger",
@@ -31,24 +37,27 @@ let package = Package(
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
         .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
-        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest"]),
+        .target(name: "Warehouse", dependencies: ["CPostgres", "Ledger", "Federation"]),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse"]),
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger", "DeidSQL", "Federation", "Ingest",
+                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "TallyBench",
-            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation", "Ingest"],
+            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse"],
             path: "Benchmarks/TallyBench"
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
-        .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
+                    exclude: ["Golden"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
+        .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "Ledger", "Federation"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "tally"]),
     ],
     swiftLanguageModes: [.v5]

@@ -89,7 +89,7 @@ public enum AuditKey {
         "audit/\(subject)/\(pad(height, 12))/\(pad(Int64(index), 6))/\(pad(Int64(n), 4))"
     }
 
-    static func pad(_ v: Int64, _ width: Int) -> String {
+    public static func pad(_ v: Int64, _ width: Int) -> String {
         let s = String(v)
         return String(repeating: "0", count: max(0, width - s.count)) + s
     }

@@ -129,7 +129,7 @@ public final class Ledger: @unchecked Sendable {
     /// Decodes, verifies and executes `txs` into a block on top of the current head, signed by
     /// `proposer`. Refused transactions are left out; each gets its reason. Nothing is written.
     public func propose(_ txs: [Transaction], proposer: OrganisationKeys, time: Int64) throws -> ProposedBlock {
-        try lock.withLock {
+        lock.withLock {
             let sigOK = Ledger.verifySignatures(txs)
             let blockTime = max(time, head.time)
             let height = head.height + 1
