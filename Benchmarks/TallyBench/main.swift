@@ -5,6 +5,7 @@ import SQLiteStore
 import DeidSQL
 import Federation
 import Ingest
+import Warehouse
 
 // Ledger benchmarks. Run with:  swift run -c release TallyBench ledger [--transactions N]
 // Each figure is printed next to a ceiling measured in the same run, as a ratio.
@@ -338,6 +339,35 @@ case "ingest":
     print("figure                                              per second    baseline (same run)     ratio")
     print(String(format: "ingest: NDJSON → sealed, committed, in the views   %10.0f   parse only %10.0f   %5.2f×", Double(summary.loadedTotal) / ti, Double(parsed) / tp, (Double(summary.loadedTotal) / ti) / (Double(parsed) / tp)))
     print("goal: ≥ 20,000 resources/s per node")
+case "warehouse":
+    // COPY through the mirror's libpq connection beside psql's \\copy of the same rows.
+    let n = option("--rows", 200_000)
+    let server = try ThrowawayPostgres()
+    let pg = try PostgresConnection(server.conninfo)
+    try pg.execute("CREATE TABLE bench_a (chain text, result_id bigint, region text, day date, value_set text, count bigint, suppressed boolean, sites text[])")
+    try pg.execute("CREATE TABLE bench_b (LIKE bench_a)")
+    let rows: [[String?]] = (0..<n).map { i in
+        ["bench", String(i), ["north", "south", "east", "west"][i % 4], SyntheticPopulation.day("2026-11-22", minus: i % 365), "influenza-like-illness",
+         i % 9 == 0 ? nil : String(11 + i % 90), i % 9 == 0 ? "t" : "f", "{general-hospital,city-medical}"]
+    }
+    let cols = ["chain", "result_id", "region", "day", "value_set", "count", "suppressed", "sites"]
+    let tCopy = try seconds { try pg.copy(into: "bench_a", columns: cols, rows: rows) }
+    let tsv = server.dataDir + "/../bench.tsv"
+    try rows.map { $0.map { $0 ?? "\\N" }.joined(separator: "\t") }.joined(separator: "\n").appending("\n").write(toFile: tsv, atomically: true, encoding: .utf8)
+    let psql = server.bin + "/psql"
+    let tPsql = try seconds {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: psql)
+        p.arguments = ["-q", "-h", "127.0.0.1", "-p", String(server.port), "-U", "tally", "-d", "postgres", "-c", "\\copy bench_b (\(cols.joined(separator: ", "))) FROM '\(tsv)'"]
+        try p.run()
+        p.waitUntilExit()
+        precondition(p.terminationStatus == 0, "psql failed")
+    }
+    let a = try pg.execute("SELECT count(*) FROM bench_a")[0][0]!, b = try pg.execute("SELECT count(*) FROM bench_b")[0][0]!
+    precondition(a == String(n) && b == String(n))
+    print("Tally warehouse benchmark — release build, \(n) surveillance rows")
+    print("figure                                              rows/s       baseline (same run)     ratio")
+    print(String(format: "mirror COPY (libpq, from Swift)                  %10.0f   psql \\copy %10.0f   %5.2f×", Double(n) / tCopy, Double(n) / tPsql, (Double(n) / tCopy) / (Double(n) / tPsql)))
 case "commit-only":
     // Profiling aid: only the sequential execute+commit stage, signatures pre-checked.
     let c = try Consortium()
@@ -356,6 +386,6 @@ case "commit-only":
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:
-    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | commit-only")
+    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | commit-only")
     exit(2)
 }

@@ -69,7 +69,7 @@ final class MirrorFixture {
     }
 
     @Test func mirroredRowsEqualTheLedgerAndResults() throws {
-        let server = try TestPostgres()
+        let server = try ThrowawayPostgres()
         let f = try MirrorFixture()
         try f.populate(policies: 3, queries: 4, results: 40)
         let mirror = WarehouseMirror(ledger: f.ledger, results: f.results, conninfo: server.conninfo)
@@ -103,7 +103,7 @@ final class MirrorFixture {
     }
 
     @Test func aPostgresRestartMidRunLosesAndDoublesNothing() throws {
-        let server = try TestPostgres()
+        let server = try ThrowawayPostgres()
         let f = try MirrorFixture()
         try f.populate(policies: 6, queries: 5, results: 300)
         let mirror = WarehouseMirror(ledger: f.ledger, results: f.results, conninfo: server.conninfo)
@@ -129,14 +129,14 @@ final class MirrorFixture {
     }
 
     @Test func wrongCredentialsAndAnUnreachableServerGiveClearErrors() throws {
-        let server = try TestPostgres()
+        let server = try ThrowawayPostgres()
         do {
             _ = try PostgresConnection("host=127.0.0.1 port=\(server.port) user=nobody dbname=postgres connect_timeout=5")
             Issue.record("connected as an unknown role")
         } catch let e as PostgresError {
             #expect(e.description.contains("nobody"))
         }
-        let closed = TestPostgres.freePort()
+        let closed = ThrowawayPostgres.freePort()
         do {
             _ = try PostgresConnection("host=127.0.0.1 port=\(closed) user=tally dbname=postgres connect_timeout=2")
             Issue.record("connected to a closed port")

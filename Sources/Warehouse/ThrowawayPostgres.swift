@@ -1,12 +1,13 @@
 import Foundation
 
-/// A throwaway PostgreSQL server on a loopback port: initdb into a temporary folder, pg_ctl start,
-/// stop on deinit. As root, the server binaries run as the `postgres` user through `runuser`.
-final class TestPostgres {
-    let dataDir: String
-    let socketDir: String
-    let port: Int
-    let bin: String
+/// A throwaway PostgreSQL server on a loopback port, for tests and benchmarks: initdb into a temporary
+/// folder, pg_ctl start, stop on deinit. As root, the server binaries run as the `postgres` user
+/// through `runuser`.
+public final class ThrowawayPostgres {
+    public let dataDir: String
+    public let socketDir: String
+    public let port: Int
+    public let bin: String
 
     static func findBin() -> String? {
         for v in ["17", "16", "15", "14", "13"] {
@@ -16,7 +17,7 @@ final class TestPostgres {
         return nil
     }
 
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(s) }
         var addr = sockaddr_in()
@@ -33,12 +34,12 @@ final class TestPostgres {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    struct Failure: Error, CustomStringConvertible { let description: String }
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
 
     /// Runs a server tool to completion with posix_spawn/waitpid (output to a file: the server that
     /// pg_ctl starts inherits the descriptors and outlives the tool).
     @discardableResult
-    func run(_ tool: String, _ args: [String]) throws -> String {
+    public func run(_ tool: String, _ args: [String]) throws -> String {
         let asRoot = getuid() == 0
         let argv = (asRoot ? ["/usr/sbin/runuser", "-u", "postgres", "--", bin + "/" + tool] : [bin + "/" + tool]) + args
         let outPath = (dataDir as NSString).deletingLastPathComponent + "/\(tool)-\(UUID().uuidString.prefix(6)).out"
@@ -62,7 +63,7 @@ final class TestPostgres {
         return text
     }
 
-    init() throws {
+    public init() throws {
         guard let bin = Self.findBin() else { throw Failure(description: "PostgreSQL server binaries not found (apt-get install postgresql)") }
         self.bin = bin
         let base = "/tmp/tally-pg-\(UUID().uuidString.prefix(8))"
@@ -81,16 +82,16 @@ final class TestPostgres {
         try start()
     }
 
-    func start() throws {
+    public func start() throws {
         try run("pg_ctl", ["-D", dataDir, "-w", "-t", "30", "-l", dataDir + "/server.log",
                            "-o", "-p \(port) -h 127.0.0.1 -k \(socketDir) -c fsync=off", "start"])
     }
 
-    func stop(immediate: Bool = false) throws {
+    public func stop(immediate: Bool = false) throws {
         try run("pg_ctl", ["-D", dataDir, "-w", "-m", immediate ? "immediate" : "fast", "stop"])
     }
 
-    var conninfo: String { "host=127.0.0.1 port=\(port) user=tally dbname=postgres connect_timeout=5" }
+    public var conninfo: String { "host=127.0.0.1 port=\(port) user=tally dbname=postgres connect_timeout=5" }
 
     deinit {
         try? stop(immediate: true)
