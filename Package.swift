@@ -53,7 +53,7 @@ let package = Package(
         ),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
-        .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")],
+        .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", "Ledger", .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["Golden"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Federation", "Ledger", "DeidSQL", "SQLiteStore"]),

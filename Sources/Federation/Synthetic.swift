@@ -25,16 +25,6 @@ public struct SyntheticPopulation {
         self.today = today
     }
 
-    struct RNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     public static func day(_ today: String, minus days: Int) -> String {
         // Civil-date arithmetic without Foundation calendars (deterministic everywhere).
@@ -58,7 +48,7 @@ public struct SyntheticPopulation {
 
     /// Generates `count` patients for `site`, their keys prefixed by the site.
     public func patients(_ count: Int, site: String) -> [Patient] {
-        var rng = RNG(state: seed ^ UInt64(truncatingIfNeeded: site.hashValueStable))
+        var rng = SeededGenerator(seed: seed ^ UInt64(truncatingIfNeeded: site.hashValueStable))
         let year = Int(today.prefix(4)) ?? 2026
         var out: [Patient] = []
         for n in 0..<count {

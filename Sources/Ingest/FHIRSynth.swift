@@ -29,7 +29,7 @@ public enum FHIRSynth {
             let perSite = count / max(sites.count, 1)
             var people = SyntheticPopulation(seed: seed &+ UInt64(s), today: today).patients(perSite, site: site)
             var national: [Int] = []
-            var rng = SplitMixRNG(seed: seed ^ 0xA5A5 ^ UInt64(s))
+            var rng = SeededGenerator(seed: seed ^ 0xA5A5 ^ UInt64(s))
             for i in people.indices {
                 if s > 0, !shared.isEmpty, Double.random(in: 0..<1, using: &rng) < overlap {
                     // The same person, seen again at this site.
@@ -96,14 +96,3 @@ public enum FHIRSynth {
     }
 }
 
-struct SplitMixRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -205,7 +205,7 @@ struct LedgerCommand: ParsableCommand {
             let node = try SoloNode(directory: NodeDirectory(dir))
             let signer = try node.organisationSigner()
             let ids = PatientIdentity(consortiumSecret: try node.directory.consortiumSecret())
-            var rng = SplitMix64(seed: seed ^ UInt64(signer.key.publicKey.raw.count) &+ UInt64(try node.ledger.nextNonce(for: node.keys.org)))
+            var rng = SeededGenerator(seed: seed ^ UInt64(signer.key.publicKey.raw.count) &+ UInt64(try node.ledger.nextNonce(for: node.keys.org)))
             var done = 0
             while done < count {
                 let n = min(batch, count - done)
@@ -226,17 +226,5 @@ struct LedgerCommand: ParsableCommand {
     }
 }
 
-/// Small deterministic generator for seeded loads and demos.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 Tally.main()

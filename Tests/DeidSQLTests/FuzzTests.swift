@@ -1,5 +1,6 @@
 import DeidSQL
 import Foundation
+import Ledger
 import Testing
 
 /// Seeded fuzzing of the parser, validator and rewriter: mutated corpus queries and random token
@@ -7,16 +8,6 @@ import Testing
 /// `swift test` runs a few thousand inputs; the long run is
 /// `TALLY_FUZZ_ITERATIONS=100000 swift test --filter DeidSQLFuzzTests` (seed: TALLY_FUZZ_SEED).
 @Suite struct DeidSQLFuzzTests {
-    struct RNG: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static let vocabulary = [
         "SELECT", "FROM", "WHERE", "GROUP", "BY", "HAVING", "ORDER", "LIMIT", "OFFSET", "WITH", "RECURSIVE", "AS", "UNION", "ALL",
@@ -38,7 +29,7 @@ import Testing
         return out
     }
 
-    static func mutate(_ s: String, _ rng: inout RNG) -> String {
+    static func mutate(_ s: String, _ rng: inout SeededGenerator) -> String {
         var words = s.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         let edits = Int.random(in: 1...4, using: &rng)
         for _ in 0..<edits {
@@ -61,7 +52,7 @@ import Testing
         return words.joined(separator: " ")
     }
 
-    static func randomTokens(_ rng: inout RNG) -> String {
+    static func randomTokens(_ rng: inout SeededGenerator) -> String {
         (0..<Int.random(in: 1...60, using: &rng)).map { _ in vocabulary.randomElement(using: &rng)! }.joined(separator: " ")
     }
 
@@ -69,7 +60,7 @@ import Testing
         let env = ProcessInfo.processInfo.environment
         let iterations = Int(env["TALLY_FUZZ_ITERATIONS"] ?? "") ?? 4000
         let seed = UInt64(env["TALLY_FUZZ_SEED"] ?? "") ?? 0x7A11_5EED
-        var rng = RNG(state: seed)
+        var rng = SeededGenerator(seed: seed)
         let corpus = Self.corpus()
         let checker = QueryChecker(valueSets: (try? QueryChecker.loadValueSets(directory: Golden.valueSetDir)) ?? [:])
         var parsed = 0

@@ -102,7 +102,7 @@ final class Population {
 
     /// A seeded population of `n` people.
     func seed(_ n: Int, seed: UInt64 = 42) throws {
-        var rng = SeededRNG(state: seed)
+        var rng = SeededGenerator(seed: seed)
         var people: [Person] = []
         for _ in 0..<n {
             let year = Int.random(in: 1940...2005, using: &rng)
@@ -150,13 +150,3 @@ final class Population {
         .deletingLastPathComponent().appendingPathComponent("Queries/valuesets").path
 }
 
-struct SeededRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -14,23 +14,13 @@ func temporaryDirectory(_ tag: String) throws -> URL {
     return u
 }
 
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct CrashSafetyTests {
     /// Runs a node as a child process under a write load, SIGKILLs it at seeded random points, restarts
     /// it, and checks that every acknowledged transaction survived and the ledger verifies.
     @Test func everyAcknowledgedTransactionSurvivesSIGKILL() throws {
         let seed: UInt64 = 20261122
-        var rng = SeededRandom(state: seed)
+        var rng = SeededGenerator(seed: seed)
         let root = try temporaryDirectory("crash")
         defer { try? FileManager.default.removeItem(at: root) }
         let dir = root.appendingPathComponent("node").path
