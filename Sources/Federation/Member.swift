@@ -117,7 +117,13 @@ public final class MemberService {
     public var valueSets: [String: ValueSet]
     public var sandboxLimits = SandboxConnection.Limits()
 
+    /// SQLite's heap is capped for the whole process once a member serves queries: a query that
+    /// needs more fails with a clear error instead of exhausting the node's memory.
+    public static let heapCapBytes: Int64 = 1 << 30
+    private static let capHeapOnce: Void = SandboxConnection.capHeap(bytes: heapCapBytes)
+
     public init(keys: OrganisationKeys, ledger: Ledger, views: ViewStore, valueSets: [String: ValueSet]) {
+        _ = MemberService.capHeapOnce
         self.org = keys.org
         self.keys = keys
         self.ledger = ledger
