@@ -255,10 +255,9 @@ public struct Rewriter {
         var out = s
         func table(_ t: TableRef, ctes: Set<String>) -> TableRef {
             switch t {
-            case .table(nil, let n, let alias, let idx) where !ctes.contains(n.folded):
+            case .table(nil, let n, let alias, _) where !ctes.contains(n.folded):
                 guard let repl = f(n.folded) else { return t }
                 if case .subquery(let q, _, let p) = repl { return .subquery(q, alias: alias ?? n, p) }
-                _ = idx
                 return repl
             case .join(let l, let k, let r, let c): return .join(table(l, ctes: ctes), k, table(r, ctes: ctes), c)
             case .parenthesized(let inner, let p): return .parenthesized(table(inner, ctes: ctes), p)

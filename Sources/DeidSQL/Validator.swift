@@ -26,8 +26,7 @@ public struct Validator {
     public func validate(_ s: Select) throws(SQLError) -> TopLevel {
         var ctes: [String: [SourceColumn]] = [:]
         if let w = s.with { try withClause(w, outer: nil, ctes: &ctes) }
-        if let (op, core) = s.compounds.first {
-            _ = op
+        if let (_, core) = s.compounds.first {
             throw SQLError(rule: "R2", message: "a compound SELECT (UNION, INTERSECT, EXCEPT) cannot be merged across sites as the final result",
                            pos: position(core), hint: "compute the compound in a CTE and aggregate over it")
         }
@@ -275,7 +274,6 @@ public struct Validator {
             s = cur.parent
         }
         if table == nil, ["true", "false"].contains(col) { return .constant }
-        _ = 0
         if let table { throw SQLError(rule: "schema", message: "no table named \(table.text) in scope", pos: table.pos) }
         throw SQLError(rule: "schema", message: "no column named \(name.text)", pos: name.pos)
     }
@@ -283,11 +281,9 @@ public struct Validator {
     func expr(_ e: Expr, scope: Scope, ctes: [String: [SourceColumn]], allowAggregates: Bool) throws(SQLError) -> ValueInfo {
         func sub(_ x: Expr) throws(SQLError) -> ValueInfo { try expr(x, scope: scope, ctes: ctes, allowAggregates: allowAggregates) }
         switch e {
-        case .literal(let l, let p):
-            switch l {
-            case .currentDate, .currentTime, .currentTimestamp: return .constant // pinned by the rewriter (R6)
-            default: _ = p; return .constant
-            }
+        case .literal:
+            // Literals, including CURRENT_DATE & co. (pinned by the rewriter, R6), are constants.
+            return .constant
         case .column(let schemaName, let table, let name):
             if let schemaName { throw SQLError(rule: "R1", message: "schema-qualified column \(schemaName.text).… is not allowed", pos: schemaName.pos) }
             return try resolve(table: table, name: name, scope: scope)
@@ -391,13 +387,11 @@ public struct Validator {
         if f.hasPrefix("sqlite_") { throw SQLError(rule: "R4", message: "\(name.text)() exposes engine internals", pos: name.pos) }
         if over != nil { throw SQLError(rule: "R4", message: "window functions are not allowed (they compute per-row values)", pos: name.pos) }
         var list: [Expr] = []
-        var distinct = false
         var star = false
         switch args {
         case .star: star = true
-        case .list(let d, let l, let order):
+        case .list(_, let l, let order):
             list = l
-            distinct = d
             if !order.isEmpty { throw SQLError(rule: "R4", message: "ORDER BY inside a function call is not allowed", pos: name.pos) }
         }
         let isAggregate = Functions.aggregates.contains(f) && !((f == "min" || f == "max") && list.count > 1)
@@ -417,7 +411,6 @@ public struct Validator {
                 }
                 var inner = try expr(list[0], scope: scope, ctes: ctes, allowAggregates: false)
                 if inner.hasAggregate { throw SQLError(rule: "syntax", message: "aggregates cannot be nested", pos: name.pos) }
-                _ = distinct
                 var v = ValueInfo()
                 v.hasAggregate = true
                 v.isConstant = false

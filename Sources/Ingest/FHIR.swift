@@ -73,7 +73,6 @@ public enum FHIRMapper {
         }
         guard let type = o["resourceType"] as? String else { throw Failure(reason: "missing resourceType") }
         guard let id = o["id"] as? String, !id.isEmpty else { throw Failure(reason: "missing id") }
-        _ = id
         return (type, o)
     }
 

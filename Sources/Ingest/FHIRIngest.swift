@@ -164,7 +164,7 @@ public final class FHIRIngest {
 
         // Pass 2: everything else, with references checked.
         var encounters = Set<String>()
-        for (line, type, o) in parsed where type == "Encounter" { _ = line; encounters.insert(o["id"] as! String) }
+        for (_, type, o) in parsed where type == "Encounter" { encounters.insert(o["id"] as! String) }
         for (line, type, o) in parsed {
             do {
                 let (patientRef, payload) = try FHIRMapper.map(type, o, medications: medications)
