@@ -351,26 +351,10 @@ public final class Ledger: @unchecked Sendable {
         return (result, ctx.writes)
     }
 
-    /// Ed25519 verification of many transactions across all cores.
+    /// Ed25519 verification of many transactions across all cores (skipping those admitted already).
     static func verifySignatures(_ txs: [Transaction]) -> [Bool] {
-        var ok = txs.map(\.signatureChecked)
-        if ok.allSatisfy({ $0 }) { return ok }
-        if txs.count < 32 {
-            for i in txs.indices where !ok[i] { ok[i] = txs[i].verifySignature() }
-            return ok
-        }
-        let chunks = ProcessInfo.processInfo.activeProcessorCount * 4
-        ok.withUnsafeMutableBufferPointer { buf in
-            let out = buf
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                var i = c
-                while i < txs.count {
-                    if !out[i] { out[i] = txs[i].verifySignature() }
-                    i += chunks
-                }
-            }
-        }
-        return ok
+        if txs.allSatisfy(\.signatureChecked) { return txs.map { _ in true } }
+        return parallelMap(txs.count) { i in txs[i].signatureChecked || txs[i].verifySignature() }
     }
 
     // MARK: reading

@@ -137,8 +137,7 @@ extension Transaction {
     /// Admission: decodes wire bytes and verifies signatures across all cores. Pure — it reads no
     /// ledger state — so a node runs it on incoming transactions while the previous block commits.
     public static func admit(_ wire: [[UInt8]], maxBytes: Int) -> [Result<Transaction, TransactionError>] {
-        var out = [Result<Transaction, TransactionError>](repeating: .failure(.malformed("not admitted")), count: wire.count)
-        let work = { (i: Int) -> Result<Transaction, TransactionError> in
+        parallelMap(wire.count) { i in
             do throws(TransactionError) {
                 var tx = try Transaction(decoding: wire[i], maxBytes: maxBytes)
                 guard tx.verifySignature() else { return .failure(.badSignature) }
@@ -148,20 +147,22 @@ extension Transaction {
                 return .failure(error)
             }
         }
-        if wire.count < 32 {
-            for i in wire.indices { out[i] = work(i) }
-            return out
-        }
-        let lanes = ProcessInfo.processInfo.activeProcessorCount * 4
-        out.withUnsafeMutableBufferPointer { buf in
-            let o = buf
-            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-                var i = lane
-                while i < wire.count { o[i] = work(i); i += lanes }
-            }
-        }
-        return out
     }
+}
+
+/// `body(0..<count)` on all cores, striped across lanes (serially below 32 items). `body` must be pure.
+func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+    if count < 32 { return (0..<count).map(body) }
+    var out = [T?](repeating: nil, count: count)
+    let lanes = ProcessInfo.processInfo.activeProcessorCount * 4
+    out.withUnsafeMutableBufferPointer { buf in
+        let o = buf
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            var i = lane
+            while i < count { o[i] = body(i); i += lanes }
+        }
+    }
+    return out.map { $0! }
 }
 
 /// A signer bound to an identity, handing out nonces.
