@@ -46,6 +46,20 @@ func registrations(_ c: Consortium, count: Int, firstNonce: Int64 = 0) -> [Trans
     }
 }
 
+/// The sequential stage alone: signature-checked transactions executed and committed in blocks.
+/// Returns the seconds taken.
+func commitAdmitted(_ admitted: [Result<Transaction, TransactionError>], into ledger: Ledger, proposer: OrganisationKeys, blockSize: Int) throws -> Double {
+    var tick: Int64 = 1_790_000_000_000
+    return try seconds {
+        var i = 0
+        while i < admitted.count {
+            tick += 1
+            _ = try ledger.submit(admitted: Array(admitted[i..<min(i + blockSize, admitted.count)]), proposer: proposer, time: tick)
+            i += blockSize
+        }
+    }
+}
+
 func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
     let c = try Consortium()
     defer { try? FileManager.default.removeItem(at: c.dir) }
@@ -108,17 +122,8 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
         print("phase: decode \(Double(n) / td)/s")
         let te = seconds { for tx in txs { _ = tx.body.json.canonicalBytes } }
         print("phase: body encode \(Double(n) / te)/s")
-        let pre = try c.ledger("phases.sqlite")
-        let admitted = Transaction.admit(txs.map(\.bytes), maxBytes: 1 << 20)
-        var tick: Int64 = 1_790_000_000_000
-        let ts = try seconds {
-            var i = 0
-            while i < admitted.count {
-                tick += 1
-                _ = try pre.submit(admitted: Array(admitted[i..<min(i + blockSize, admitted.count)]), proposer: c.hospital, time: tick)
-                i += blockSize
-            }
-        }
+        let ts = try commitAdmitted(Transaction.admit(txs.map(\.bytes), maxBytes: 1 << 20), into: try c.ledger("phases.sqlite"),
+                                    proposer: c.hospital, blockSize: blockSize)
         print("phase: execute+commit (signatures pre-checked) \(Double(n) / ts)/s")
     }
 
@@ -372,17 +377,8 @@ case "commit-only":
     // Profiling aid: only the sequential execute+commit stage, signatures pre-checked.
     let c = try Consortium()
     let n = option("--transactions", 30_000)
-    let admitted = Transaction.admit(registrations(c, count: n).map(\.bytes), maxBytes: 1 << 20)
-    let pre = try c.ledger("commit-only.sqlite")
-    var tick: Int64 = 1_790_000_000_000
-    let ts = try seconds {
-        var i = 0
-        while i < admitted.count {
-            tick += 1
-            _ = try pre.submit(admitted: Array(admitted[i..<min(i + 2000, admitted.count)]), proposer: c.hospital, time: tick)
-            i += 2000
-        }
-    }
+    let ts = try commitAdmitted(Transaction.admit(registrations(c, count: n).map(\.bytes), maxBytes: 1 << 20),
+                                into: try c.ledger("commit-only.sqlite"), proposer: c.hospital, blockSize: option("--block", 2000))
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:

@@ -11,7 +11,6 @@ struct ValueInfo: Sendable {
     /// Exactly the patient pseudonym (lineage for counting patients).
     var isPatient = false
     var hasAggregate = false
-    var hasWindow = false
     var hasSubquery = false
     /// No column references at all.
     var isConstant = true
@@ -30,7 +29,6 @@ struct ValueInfo: Sendable {
             quasiPos = o.quasiPos
         }
         hasAggregate = hasAggregate || o.hasAggregate
-        hasWindow = hasWindow || o.hasWindow
         hasSubquery = hasSubquery || o.hasSubquery
         isConstant = isConstant && o.isConstant
         isPatient = false

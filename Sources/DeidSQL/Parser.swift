@@ -13,14 +13,6 @@ public struct Parser {
         return try p.statement()
     }
 
-    /// Parses one standalone expression (used by tests and value-set expansion).
-    public static func parseExpression(_ sql: String, limits: ParserLimits = ParserLimits()) throws(SQLError) -> Expr {
-        var p = Parser(tokens: try Lexer.tokenize(sql, limits: limits), limits: limits)
-        let e = try p.expr()
-        guard case .end = p.peek.kind else { throw p.unexpected("end of expression") }
-        return e
-    }
-
     init(tokens: [Token], limits: ParserLimits) {
         self.tokens = tokens
         self.limits = limits

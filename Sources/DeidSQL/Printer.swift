@@ -20,7 +20,8 @@ public struct Printer {
 
     func name(_ n: Name) -> String { Printer.identifier(n.text) }
 
-    static func stringLiteral(_ s: String) -> String { "'" + s.doubling("'") + "'" }
+    /// A SQL string literal ('' doubling): the one quoting path for SQL built from member-side values.
+    public static func stringLiteral(_ s: String) -> String { "'" + s.doubling("'") + "'" }
 
     func literal(_ l: Literal) -> String {
         switch l {

@@ -34,8 +34,9 @@ public struct Validator {
             throw SQLError(rule: "R2", message: "VALUES releases literal rows, not aggregates", pos: s.pos)
         }
         let scope = Scope(parent: nil)
-        _ = try selectClause(clause, scope: scope, ctes: ctes, top: true)
-        return try topLevel(clause, scope: scope, ctes: ctes)
+        // At the top, `*` is refused, so the analysed columns are exactly the clause's expressions.
+        let columns = try selectClause(clause, scope: scope, ctes: ctes, top: true)
+        return try topLevel(clause, scope: scope, ctes: ctes, columnInfos: columns.map(\.info))
     }
 
     func position(_ c: SelectCore) -> SourcePos {
@@ -243,7 +244,6 @@ public struct Validator {
         var v = try lookup(table: table, name: name, scope: scope)
         v.hasAggregate = false
         v.hasSubquery = false
-        v.hasWindow = false
         v.isConstant = false
         return v
     }
@@ -485,13 +485,13 @@ public struct Validator {
 
     // MARK: the released result
 
-    func topLevel(_ s: SelectClause, scope: Scope, ctes: [String: [SourceColumn]]) throws(SQLError) -> Validator.TopLevel {
+    func topLevel(_ s: SelectClause, scope: Scope, ctes: [String: [SourceColumn]], columnInfos: [ValueInfo]) throws(SQLError) -> Validator.TopLevel {
         var outputs: [(expr: Expr, alias: Name?, info: ValueInfo, aggregate: String?)] = []
         var groupInfos: [(Expr, ValueInfo)] = []
         // GROUP BY 2 means the second output column.
-        let outputExprs: [Expr] = s.columns.compactMap { if case .expr(let e, _) = $0 { return e }; return nil }
+        let exprColumns: [(Expr, Name?)] = s.columns.compactMap { if case .expr(let e, let a) = $0 { return (e, a) }; return nil }
         let groupBy = s.groupBy.map { g -> Expr in
-            if case .literal(.integer(let n), _) = g, let k = Int(n), k >= 1, k <= outputExprs.count { return outputExprs[k - 1] }
+            if case .literal(.integer(let n), _) = g, let k = Int(n), k >= 1, k <= exprColumns.count { return exprColumns[k - 1].0 }
             return g
         }
         for g in groupBy {
@@ -500,15 +500,12 @@ public struct Validator {
             try releasable(info, at: g.pos, what: "GROUP BY key")
             groupInfos.append((g, info))
         }
-        var anyAggregate = false
-        for c in s.columns {
-            guard case .expr(let e, let alias) = c else { continue }
-            let info = try expr(e, scope: scope, ctes: ctes, allowAggregates: true)
+        let anyAggregate = columnInfos.contains(where: \.hasAggregate)
+        for ((e, alias), info) in zip(exprColumns, columnInfos) {
             if info.hasSubquery && !info.hasAggregate {
                 throw SQLError(rule: "R2", message: "a subquery as an output column releases a value the row's patient threshold does not cover", pos: e.pos)
             }
             if info.hasAggregate {
-                anyAggregate = true
                 guard case .function(let fname, _, _, _) = e, Functions.aggregates.contains(fname.folded) else {
                     throw SQLError(rule: "R2", message: "an output column must be a single aggregate so sites can be merged", pos: e.pos,
                                    hint: "output the aggregates themselves and compute \(Printer.sql(e)) from the merged result")
@@ -533,7 +530,7 @@ public struct Validator {
                 return false
             }
             guard isKey else {
-                if groupBy.isEmpty && !s.columns.contains(where: { if case .expr(let x, _) = $0 { return (try? expr(x, scope: scope, ctes: ctes, allowAggregates: true))?.hasAggregate == true }; return false }) {
+                if groupBy.isEmpty && !anyAggregate {
                     throw rowLevel(s, at: e.pos, what: "this query returns one row per record")
                 }
                 throw SQLError(rule: "R2", message: "output column \(Printer.sql(e)) is neither a GROUP BY key nor an aggregate", pos: e.pos,
@@ -545,7 +542,7 @@ public struct Validator {
         if !anyAggregate && groupBy.isEmpty {
             throw rowLevel(s, at: s.pos, what: "this query returns one row per record")
         }
-        guard let f = s.from, let pid = try patientRef(f, scope: scope) else {
+        guard s.from != nil, let pid = patientRef(scope) else {
             throw SQLError(rule: "R2", message: "cannot count the patients behind each row: no source in FROM exposes patient_id", pos: s.pos,
                            hint: "select patient_id in the CTE or subquery the query reads from")
         }
@@ -563,7 +560,7 @@ public struct Validator {
     }
 
     /// `alias.column` naming the patient pseudonym of the first FROM source that has one.
-    func patientRef(_ t: TableRef, scope: Scope) throws(SQLError) -> Expr? {
+    func patientRef(_ scope: Scope) -> Expr? {
         for src in scope.sources {
             if let c = src.columns.first(where: { $0.info.isPatient }) {
                 return .column(schema: nil, table: Name(src.name), name: Name(c.name))

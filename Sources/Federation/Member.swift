@@ -136,16 +136,14 @@ public final class MemberService {
         public var policy: JSON
         public var document: JSON
         public var k: Int64
-        public var checker: QueryChecker
+        public var allowances: QueryAllowances
         public var consent: (grantee: String, scope: String)?
     }
 
     public func admit(_ r: QueryRequest) throws(Refusal) -> Admission {
-        let policy: JSON
-        do {
-            guard let p = try ledger.value(StateKey.policy(r.policyID), asOf: r.pinnedHeight) else { throw Refusal.unknownPolicy(r.policyID) }
-            policy = p
-        } catch let e as Refusal { throw e } catch { throw .unknownPolicy(r.policyID) }
+        let stored: JSON?
+        do { stored = try ledger.value(StateKey.policy(r.policyID), asOf: r.pinnedHeight) } catch { throw .unknownPolicy(r.policyID) }
+        guard let policy = stored else { throw .unknownPolicy(r.policyID) }
         guard PolicyStatus.approved(policy, by: org, at: r.pinnedTime) else {
             throw .notApproved(policy: r.policyID, org: org, status: PolicyStatus.derive(policy, at: r.pinnedTime).rawValue)
         }
@@ -171,30 +169,22 @@ public final class MemberService {
         if let c = doc["consent"], let scope = c["scope"]?.stringValue {
             consent = (c["grantee"]?.stringValue ?? r.requester, scope)
         }
-        return Admission(policy: policy, document: doc, k: k, checker: QueryChecker(allowances: allowances, valueSets: valueSets), consent: consent)
+        return Admission(policy: policy, document: doc, k: k, allowances: allowances, consent: consent)
     }
 
     /// The rewritten query this member runs, with every view replaced by its base table (age computed
     /// at the pinned time) and, where the policy requires consent, restricted to consented patients.
     public func plan(_ r: QueryRequest, _ a: Admission) throws(Refusal) -> (sql: String, plan: MergePlan, bindings: [String: SQLValue]) {
-        let tree: Select
-        let top: Validator.TopLevel
-        do {
-            tree = try Parser.parse(r.sql)
-            top = try Validator(allowances: a.checker.allowances, valueSets: Set(valueSets.keys)).validate(tree)
-        } catch { throw .invalidQuery(error.description) }
-        let consentFilter: String
+        var consentFilter = ""
         if let c = a.consent {
+            let lit = Printer.stringLiteral
             consentFilter = " WHERE patient_id IN (SELECT patient_id FROM v_consents WHERE grantee = \(lit(c.grantee)) AND (scope = \(lit(c.scope)) OR scope = 'all')"
                 + " AND granted_height <= \(r.pinnedHeight) AND (revoked_height IS NULL OR revoked_height > \(r.pinnedHeight)) AND expires > \(r.pinnedTime))"
-        } else {
-            consentFilter = ""
         }
-        let substitutes: [String: Select]
-        do { substitutes = try MemberService.viewSources(filter: consentFilter) } catch { throw .sandbox("internal view definition does not parse: \(error)") }
-        let rewriter = Rewriter(valueSets: valueSets) { name in substitutes[name].map { .subquery($0, alias: Name(name), .none) } }
         let rw: Rewrite
-        do { rw = try rewriter.rewrite(tree, validated: top) } catch { throw .invalidQuery(error.description) }
+        do {
+            rw = try MemberService.rewrittenSQL(r.sql, valueSets: valueSets, allowances: a.allowances, viewFilter: consentFilter)
+        } catch { throw .invalidQuery(error.description) }
         var bindings: [String: SQLValue] = [":tally_now": .text(MemberService.sqlTime(r.pinnedTime))]
         for p in rw.parameters where p != Rewriter.nowParameter {
             guard let v = r.parameters[String(p.dropFirst())] else { throw .parameter("no value given for \(p)") }
@@ -220,23 +210,22 @@ public final class MemberService {
         return out
     }
 
-    /// The rewritten SQL a member runs for `sql`, without policy checks (benchmarks, previews of SQL).
-    public static func rewrittenSQL(_ sql: String, valueSets: [String: ValueSet], allowances: QueryAllowances = QueryAllowances()) throws(SQLError) -> Rewrite {
+    /// Parses, validates and rewrites `sql` as a member runs it: each view replaced by its base table,
+    /// restricted by `viewFilter` (the consent filter, or empty). `plan` adds the policy checks.
+    public static func rewrittenSQL(_ sql: String, valueSets: [String: ValueSet], allowances: QueryAllowances = QueryAllowances(),
+                                    viewFilter: String = "") throws(SQLError) -> Rewrite {
         let tree = try Parser.parse(sql)
         let top = try Validator(allowances: allowances, valueSets: Set(valueSets.keys)).validate(tree)
-        let subs = try viewSources()
+        let subs = try viewSources(filter: viewFilter)
         return try Rewriter(valueSets: valueSets) { name in subs[name].map { .subquery($0, alias: Name(name), .none) } }.rewrite(tree, validated: top)
     }
 
-    func lit(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
-
     /// `YYYY-MM-DD HH:MM:SS` in UTC, the form SQLite's date functions read.
     public static func sqlTime(_ ms: Int64) -> String {
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        var t = time_t(ms / 1000)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
     }
 
     public static let sandboxFunctions: Set<String> = [

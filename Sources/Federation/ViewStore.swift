@@ -112,9 +112,11 @@ public final class ViewStore {
     @discardableResult
     public func apply(_ block: Block, ledger: Ledger) throws -> Int {
         let h = block.header.height
-        guard h == height + 1 else { throw LedgerError.invalidBlock(height: h, "views are at height \(height)") }
         var materialised = 0
         try db.transaction {
+            // Checked under the write lock: another process may share this view file.
+            let current = height
+            guard h == current + 1 else { throw LedgerError.invalidBlock(height: h, "views are at height \(current)") }
             var touchedEncounters = Set<String>()
             for tx in block.transactions {
                 switch tx.body.op {

@@ -47,7 +47,7 @@ public enum FHIRMapper {
         guard let r = o?["reference"] as? String, !r.isEmpty else { throw Failure(reason: "missing \(type) reference") }
         if r.hasPrefix("\(type)/") { return String(r.dropFirst(type.count + 1)) }
         if r.hasPrefix("urn:uuid:") { return String(r.dropFirst(9)) }
-        throw Failure(reason: "reference \(r.prefix(60)) is not a \(type) reference")
+        throw Failure(reason: "a reference that should name a \(type) names something else")
     }
 
     static func date(_ s: String?) -> String? {
@@ -122,7 +122,7 @@ public enum FHIRMapper {
                 sc = try coding(cc)
             } else {
                 let mid = try ref(obj(o, "medicationReference"), expect: "Medication")
-                guard let m = medications[mid] else { throw Failure(reason: "Medication/\(mid) is not in the export") }
+                guard let m = medications[mid] else { throw Failure(reason: "broken reference: the Medication is not in the export") }
                 sc = m
             }
             let status = str(o, "status") ?? ""

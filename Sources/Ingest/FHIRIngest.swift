@@ -169,12 +169,12 @@ public final class FHIRIngest {
             do {
                 let (patientRef, payload) = try FHIRMapper.map(type, o, medications: medications)
                 guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
-                    throw FHIRMapper.Failure(reason: "broken reference: Patient/\(patientRef.prefix(40)) is not in this export or already ingested")
+                    throw FHIRMapper.Failure(reason: "broken reference: the subject Patient is not in this export or already ingested")
                 }
                 if let enc = (o["encounter"] as? [String: Any])?["reference"] as? String, enc.hasPrefix("Encounter/") {
                     let eid = String(enc.dropFirst(10))
                     if !encounters.contains(eid), try ledger.value(StateKey.record(identity.recordKey(org: options.org, type: "Encounter", sourceID: eid))) == nil {
-                        throw FHIRMapper.Failure(reason: "broken reference: Encounter/\(eid.prefix(40)) is not in this export or already ingested")
+                        throw FHIRMapper.Failure(reason: "broken reference: the Encounter is not in this export or already ingested")
                     }
                 }
                 pending.append((identity.recordKey(org: options.org, type: type, sourceID: o["id"] as! String), type, pid, payload))

@@ -78,9 +78,8 @@ public final class ExecutionContext {
     }
 
     /// A deterministic id derived from the transaction hash.
-    public func derivedID(_ prefix: String, _ n: Int = 0) -> String {
-        let h = n == 0 ? txHash : Hash32.sha256(txHash.bytes + bigEndian(Int64(n)))
-        return prefix + "-" + String(h.hex.prefix(16))
+    public func derivedID(_ prefix: String) -> String {
+        prefix + "-" + String(txHash.hex.prefix(16))
     }
 }
 

@@ -154,6 +154,8 @@ private let sandboxAuthorizer: @convention(c) (UnsafeMutableRawPointer?, Int32, 
         let table = cString(a1).lowercased()
         let column = cString(a2).lowercased()
         let schema = cString(a3).lowercased()
+        // SQLite passes no database name for some reads (seen for aggregate scans); attached databases
+        // cannot occur here (SQLITE_LIMIT_ATTACHED is 0 and ATTACH is denied).
         guard schema.isEmpty || schema == "main" || schema == "temp", let cols = g.allowance.tables[table] else {
             g.denial = "reading \(table) is not allowed"
             return SQLITE_DENY

@@ -74,7 +74,7 @@ public final class WarehouseMirror {
     /// Creates or upgrades the schema, one versioned migration at a time.
     func migrate(_ c: PostgresConnection) throws {
         try c.execute("CREATE TABLE IF NOT EXISTS tally_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-        let current = Int(try c.execute("SELECT coalesce(max(version), 0) FROM tally_schema").first?.first??.description ?? "0") ?? 0
+        let current = Int((try c.execute("SELECT coalesce(max(version), 0) FROM tally_schema").first?.first ?? nil) ?? "0") ?? 0
         guard current <= Self.schemaVersion else { throw PostgresError(message: "warehouse schema version \(current) is newer than this Tally (\(Self.schemaVersion))", sqlState: nil) }
         for v in (current + 1)..<(Self.schemaVersion + 1) {
             try c.execute("BEGIN")
@@ -98,10 +98,12 @@ public final class WarehouseMirror {
         return Status(ledgerHeight: Int64(row?[0] ?? "-1") ?? -1, lastResult: Int64(row?[1] ?? "0") ?? 0)
     }
 
+    /// UTC timestamp text PostgreSQL reads; written for every mirrored row, so no formatter objects.
     static func ts(_ ms: Int64) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+        var t = time_t(ms / 1000)
+        var p = tm()
+        gmtime_r(&t, &p)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", p.tm_year + 1900, p.tm_mon + 1, p.tm_mday, p.tm_hour, p.tm_min, p.tm_sec, Int32(ms % 1000))
     }
 
     static func pgArray(_ a: [String]) -> String {
@@ -154,10 +156,10 @@ public final class WarehouseMirror {
                 if !audit.isEmpty {
                     try c.copy(into: "tally_audit_events", columns: ["chain", "audit_key", "height", "event", "actor", "org", "event_time", "query_id", "query_hash", "policy_id", "detail"], rows: audit)
                 }
+                let time = try ledger.block(at: to).header.time
                 for pid in touchedPolicies.sorted() {
                     guard let p = try ledger.value(StateKey.policy(pid), asOf: to) else { continue }
                     let doc = p["document"] ?? [:]
-                    let time = try ledger.block(at: to).header.time
                     try c.execute("""
                         INSERT INTO tally_policies(chain, policy_id, hash, purpose, legal_basis, proposer, k, expires, status, custodians, updated_height)
                         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)

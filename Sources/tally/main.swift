@@ -205,7 +205,8 @@ struct LedgerCommand: ParsableCommand {
             let node = try SoloNode(directory: NodeDirectory(dir))
             let signer = try node.organisationSigner()
             let ids = PatientIdentity(consortiumSecret: try node.directory.consortiumSecret())
-            var rng = SeededGenerator(seed: seed ^ UInt64(signer.key.publicKey.raw.count) &+ UInt64(try node.ledger.nextNonce(for: node.keys.org)))
+            // A restarted load continues with new identifiers: the stream is offset by the next nonce.
+            var rng = SeededGenerator(seed: seed &+ UInt64(try node.ledger.nextNonce(for: node.keys.org)))
             var done = 0
             while done < count {
                 let n = min(batch, count - done)

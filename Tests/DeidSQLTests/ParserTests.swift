@@ -113,12 +113,14 @@ import Testing
         #expect(throws: SQLError.self) { try Parser.parse("SELECT " + String(repeating: "1+", count: 600) + "1", limits: limits) }
         do {
             _ = try Parser.parse("SELECT " + String(repeating: "(", count: 5000) + "1" + String(repeating: ")", count: 5000))
+            Issue.record("5000 nested parentheses parsed")
         } catch {
             #expect(error.rule == "limit")
             #expect(error.message.contains("deeper"))
         }
         do {
             _ = try Parser.parse("SELECT " + String(repeating: "- ", count: 5000) + "1")
+            Issue.record("5000 nested signs parsed")
         } catch {
             #expect(error.rule == "limit")
         }

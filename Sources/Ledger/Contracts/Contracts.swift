@@ -44,26 +44,20 @@ public enum Contracts {
         let parts = sender.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 1 || parts.count == 2 else { throw .malformed("sender must be ORG or ORG/USER") }
         let org = String(parts[0])
-        let member: JSON
-        do {
-            guard let m = try read(StateKey.member(org))?.value, m["status"]?.stringValue == "active" else {
-                throw TransactionError.unknownSender(sender)
-            }
-            member = m
-        } catch let e as TransactionError { throw e } catch { throw .rejected("state unreadable") }
+        /// The entry of `key` if it exists and is active; storage failures refuse the transaction.
+        func active(_ key: String) throws(TransactionError) -> JSON? {
+            let v: JSON?
+            do { v = try read(key)?.value } catch { throw .rejected("state unreadable") }
+            return v?["status"]?.stringValue == "active" ? v : nil
+        }
+        guard let member = try active(StateKey.member(org)) else { throw .unknownSender(sender) }
         guard let kindText = member["kind"]?.stringValue, let kind = MemberKind(rawValue: kindText) else { throw .unknownSender(sender) }
         let voting = member["voting"]?.boolValue ?? false
         if parts.count == 1 {
             guard member["signing_key"]?.stringValue == tx.body.signerKey else { throw .keyMismatch(sender) }
             return Identity(id: org, org: org, role: Role.organisation, orgKind: kind, orgVoting: voting)
         }
-        let user: JSON
-        do {
-            guard let u = try read(StateKey.identity(sender))?.value, u["status"]?.stringValue == "active" else {
-                throw TransactionError.unknownSender(sender)
-            }
-            user = u
-        } catch let e as TransactionError { throw e } catch { throw .rejected("state unreadable") }
+        guard let user = try active(StateKey.identity(sender)) else { throw .unknownSender(sender) }
         guard user["key"]?.stringValue == tx.body.signerKey else { throw .keyMismatch(sender) }
         return Identity(id: sender, org: org, role: user["role"]?.stringValue ?? "", orgKind: kind, orgVoting: voting)
     }
