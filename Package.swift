@@ -34,6 +34,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        .target(name: "Raft"),
+        .target(name: "RaftSim", dependencies: ["Raft"]),
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
         .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
@@ -42,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse",
+                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse", "Raft", "RaftSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +53,7 @@ let package = Package(
             dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse"],
             path: "Benchmarks/TallyBench"
         ),
+        .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSim"], exclude: ["Traces"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
         .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", "Ledger", .product(name: "Crypto", package: "swift-crypto")],
