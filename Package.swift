@@ -36,6 +36,10 @@ let package = Package(
         ),
         .target(name: "Raft"),
         .target(name: "RaftSim", dependencies: ["Raft"]),
+        .target(
+            name: "Consensus",
+            dependencies: ["Raft", "Ledger", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
         .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
@@ -54,6 +58,7 @@ let package = Package(
             path: "Benchmarks/TallyBench"
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSim"], exclude: ["Traces"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "Raft", "Ledger", "SQLiteStore"]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore"]),
         .testTarget(name: "LedgerTests", dependencies: ["Ledger", "SQLiteStore"]),
         .testTarget(name: "DeidSQLTests", dependencies: ["DeidSQL", "SQLiteStore", "Ledger", .product(name: "Crypto", package: "swift-crypto")],

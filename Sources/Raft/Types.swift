@@ -191,6 +191,14 @@ public struct Ready: Sendable {
     public var messages: [Message]
     public var committed: [Entry]
 
+    public init(hardState: HardState?, snapshot: Snapshot?, entries: [Entry], messages: [Message], committed: [Entry]) {
+        self.hardState = hardState
+        self.snapshot = snapshot
+        self.entries = entries
+        self.messages = messages
+        self.committed = committed
+    }
+
     public var isEmpty: Bool { hardState == nil && snapshot == nil && entries.isEmpty && messages.isEmpty && committed.isEmpty }
     /// True when there is something to make durable before `messages` may go out.
     public var needsSync: Bool { hardState != nil || snapshot != nil || !entries.isEmpty }

@@ -1,0 +1,157 @@
+import Consensus
+import Foundation
+import Ledger
+import Raft
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct TempDir {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("tally-consensus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+}
+
+/// Ephemeral loopback ports: bind several to port 0 at once, note them, release them.
+func freePorts(_ n: Int) throws -> [UInt16] {
+    var fds: [Int32] = []
+    var ports: [UInt16] = []
+    defer { fds.forEach { close($0) } }
+    for _ in 0..<n {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        fds.append(fd)
+        ports.append(UInt16(bigEndian: addr.sin_port))
+    }
+    return ports
+}
+
+/// Waits for a condition with a deadline (polling every 10 ms): bounded, never a fixed sleep.
+func waitUntil(seconds: Double, _ cond: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+        if cond() { return true }
+        usleep(10_000)
+    }
+    return cond()
+}
+
+final class Inbox: @unchecked Sendable {
+    private let c = NSCondition()
+    private(set) var items: [(String, PeerPayload)] = []
+    func add(_ from: String, _ p: PeerPayload) { c.withLock { items.append((from, p)); c.broadcast() } }
+    func wait(count: Int, seconds: Double) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        return c.withLock {
+            while items.count < count { if !c.wait(until: end) { return items.count >= count } }
+            return true
+        }
+    }
+}
+
+extension SubmitResult {
+    var isCommitted: Bool { if case .committed = self { return true } else { return false } }
+}
+
+/// A consortium of in-process ClusterNodes on loopback ports, each with its own ledger and Raft files.
+final class TestCluster {
+    let dir: TempDir
+    let genesis: Genesis
+    let keys: [String: OrganisationKeys]
+    let addresses: [String: PeerAddress]
+    let snapshotEvery: UInt64
+    var nodes: [String: ClusterNode] = [:]
+    let signer: TransactionSigner
+
+    init(voters: [String], learners: [String], snapshotEvery: UInt64) throws {
+        dir = try TempDir()
+        self.snapshotEvery = snapshotEvery
+        var k: [String: OrganisationKeys] = [:]
+        var members: [Member] = []
+        for id in voters + learners {
+            k[id] = OrganisationKeys(org: id)
+            members.append(Member(id: id, name: id, kind: learners.contains(id) ? .publicHealth : .hospital,
+                                  signingKey: k[id]!.signing.publicKey.base64, encryptionKey: k[id]!.agreement.publicKeyBase64,
+                                  voting: !learners.contains(id)))
+        }
+        keys = k
+        genesis = Genesis(chain: "cluster-test", time: Clock.wallMillis() - 1000, members: members)
+        let ports = try freePorts(members.count)
+        var a: [String: PeerAddress] = [:]
+        for (i, m) in members.enumerated() { a[m.id] = PeerAddress(host: "127.0.0.1", port: ports[i]) }
+        addresses = a
+        for id in k.keys { _ = try Ledger.create(path: dir.path("\(id).ledger"), genesis: genesis) }
+        signer = TransactionSigner(chain: genesis.chain, identity: voters[0], key: k[voters[0]]!.signing)
+    }
+
+    func start(_ ids: [String]) throws {
+        for id in ids {
+            var o = ClusterNode.Options()
+            o.tickMillis = 20
+            o.snapshotEvery = snapshotEvery
+            let n = try ClusterNode(ledger: try Ledger(path: dir.path("\(id).ledger")), keys: keys[id]!, raftPath: dir.path("\(id).raft"),
+                                    listen: addresses[id]!, peers: addresses, options: o)
+            try n.start()
+            nodes[id] = n
+        }
+    }
+
+    func stop(_ id: String) {
+        nodes[id]?.stop()
+        nodes[id] = nil
+    }
+
+    func stopAll() { for id in Array(nodes.keys) { stop(id) } }
+
+    func waitForLeader(excluding: Set<String> = []) -> String? {
+        var found: String?
+        _ = waitUntil(seconds: 20) {
+            found = nodes.first { !excluding.contains($0.key) && $0.value.status.role == .leader && $0.value.status.applied == $0.value.status.lastIndex }?.key
+            return found != nil
+        }
+        return found
+    }
+
+    func enrollment(_ i: Int) -> Transaction {
+        signer.sign("identity.enroll", ["name": .string("user-\(i)"), "role": "physician", "key": .string(SigningKey().publicKey.base64)])
+    }
+
+    /// Writes through whichever node leads, following redirects (bounded).
+    func write(_ i: Int) -> SubmitResult {
+        let tx = enrollment(i)
+        var last = SubmitResult.unknown("no leader")
+        for _ in 0..<50 {
+            guard let l = waitForLeader() else { return last }
+            last = nodes[l]!.submit(tx.bytes)
+            if case .notLeader = last { continue }
+            return last
+        }
+        return last
+    }
+
+    func waitForConvergence() -> Bool {
+        waitUntil(seconds: 30) {
+            let hs = Set(nodes.values.map { $0.ledger.height })
+            return hs.count == 1 && nodes.values.allSatisfy { $0.status.applied == $0.status.commit }
+        }
+    }
+
+    func expectIdenticalLedgers(sourceLocation: SourceLocation = #_sourceLocation) {
+        let ledgers = nodes.values.map(\.ledger)
+        guard let first = ledgers.first else { return }
+        for l in ledgers {
+            #expect(l.height == first.height, sourceLocation: sourceLocation)
+            #expect(l.head.hash == first.head.hash, sourceLocation: sourceLocation)
+        }
+    }
+}
