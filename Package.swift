@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +41,10 @@ let package = Package(
             name: "Consensus",
             dependencies: ["Raft", "Ledger", "SQLiteStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(
+            name: "NodeAPI",
+            dependencies: ["Consensus", "Ledger", "Raft", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
         .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
@@ -48,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse", "Raft", "RaftSim",
+                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse", "Raft", "RaftSim", "Consensus", "NodeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,7 +71,7 @@ let package = Package(
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "Ledger", "Federation"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "tally"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Consensus", "NodeAPI", "tally"]),
     ],
     swiftLanguageModes: [.v5]
 )

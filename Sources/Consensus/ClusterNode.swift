@@ -269,7 +269,14 @@ public final class ClusterNode: @unchecked Sendable {
 
     private func publish() {
         let s = raft.status
-        cond.withLock { statusCache = s }
+        let orphaned: [(Transaction, Waiter)] = cond.withLock {
+            statusCache = s
+            guard s.role != .leader, !pending.isEmpty else { return [] }
+            defer { pending = [] }
+            return pending
+        }
+        // Queued but never proposed: safe to send elsewhere.
+        for (_, w) in orphaned { w.finish(.notLeader(leader: s.leader)) }
         if s.role != .leader, let f = inFlight, f.index > s.lastIndex {
             // Our proposal was truncated away by a new leader.
             f.waiters.values.forEach { $0.finish(.unknown("leadership changed before the block committed; resubmit")) }

@@ -436,7 +436,7 @@ enum Socket {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let port = withUnsafeMutablePointer(to: &storage) { p -> UInt16 in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+            _ = p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
             if Int32(p.pointee.ss_family) == AF_INET6 {
                 return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
             }
@@ -510,4 +510,20 @@ enum Socket {
 public struct TransportError: Error, CustomStringConvertible {
     public let description: String
     init(_ d: String) { description = d }
+}
+
+/// Free TCP ports on 127.0.0.1, for starting a local consortium (`tally demo`, tests): binds `n`
+/// sockets to port 0 at once, notes the ports, and releases them.
+public enum LoopbackPorts {
+    public static func reserve(_ n: Int) throws -> [UInt16] {
+        var fds: [Int32] = []
+        defer { fds.forEach { close($0) } }
+        var ports: [UInt16] = []
+        for _ in 0..<n {
+            let (fd, port) = try Socket.listen(PeerAddress(host: "127.0.0.1", port: 0))
+            fds.append(fd)
+            ports.append(port)
+        }
+        return ports
+    }
 }

@@ -16,25 +16,7 @@ struct TempDir {
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
 
-/// Ephemeral loopback ports: bind several to port 0 at once, note them, release them.
-func freePorts(_ n: Int) throws -> [UInt16] {
-    var fds: [Int32] = []
-    var ports: [UInt16] = []
-    defer { fds.forEach { close($0) } }
-    for _ in 0..<n {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        fds.append(fd)
-        ports.append(UInt16(bigEndian: addr.sin_port))
-    }
-    return ports
-}
+func freePorts(_ n: Int) throws -> [UInt16] { try LoopbackPorts.reserve(n) }
 
 /// Waits for a condition with a deadline (polling every 10 ms): bounded, never a fixed sleep.
 func waitUntil(seconds: Double, _ cond: () -> Bool) -> Bool {
