@@ -43,7 +43,8 @@ let package = Package(
         ),
         .target(
             name: "NodeAPI",
-            dependencies: ["Consensus", "Ledger", "Raft", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: ["Consensus", "Ledger", "Raft", "Federation", "DeidSQL", "SQLiteStore",
+                           .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
@@ -59,7 +60,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "TallyBench",
-            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse"],
+            dependencies: ["Ledger", "Node", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse", "Consensus",
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "Benchmarks/TallyBench"
         ),
         .testTarget(name: "RaftTests", dependencies: ["Raft", "RaftSim"], exclude: ["Traces"]),

@@ -373,6 +373,8 @@ case "warehouse":
     print("Tally warehouse benchmark — release build, \(n) surveillance rows")
     print("figure                                              rows/s       baseline (same run)     ratio")
     print(String(format: "mirror COPY (libpq, from Swift)                  %10.0f   psql \\copy %10.0f   %5.2f×", Double(n) / tCopy, Double(n) / tPsql, (Double(n) / tCopy) / (Double(n) / tPsql)))
+case "cluster":
+    try clusterBenchmark(duration: Double(option("--seconds", 10)), connections: option("--connections", 64))
 case "commit-only":
     // Profiling aid: only the sequential execute+commit stage, signatures pre-checked.
     let c = try Consortium()
@@ -382,6 +384,6 @@ case "commit-only":
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:
-    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | commit-only")
+    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | cluster [--seconds N] [--connections N] | commit-only")
     exit(2)
 }

@@ -188,6 +188,32 @@ public final class ClusterNode: @unchecked Sendable {
         return w.result
     }
 
+    /// Submits many transactions at once (one block when they fit) and waits for all of them.
+    public func submit(many: [[UInt8]], timeout: TimeInterval = 30) -> [SubmitResult] {
+        var results = [SubmitResult?](repeating: nil, count: many.count)
+        var queued: [(Int, Transaction, Waiter)] = []
+        for (i, bytes) in many.enumerated() {
+            do throws(TransactionError) {
+                queued.append((i, try Transaction(decoding: bytes, maxBytes: Int(ledger.params.maxTransactionBytes)), Waiter()))
+            } catch { results[i] = .refused(error) }
+        }
+        let refusal: SubmitResult? = cond.withLock {
+            guard running, failure == nil else { return .unknown("node is not running" + (failure.map { ": \($0)" } ?? "")) }
+            guard statusCache.role == .leader else { return .notLeader(leader: statusCache.leader) }
+            guard pending.count + queued.count <= options.maxPending else { return .unknown("the node's queue is full; retry shortly") }
+            pending.append(contentsOf: queued.map { ($0.1, $0.2) })
+            cond.signal()
+            return nil
+        }
+        if let r = refusal { return results.map { $0 ?? r } }
+        let deadline = DispatchTime.now() + timeout
+        for (i, _, w) in queued {
+            if w.sem.wait(timeout: deadline) == .timedOut { w.finish(.unknown("no commit within \(Int(timeout)) s")) }
+            results[i] = w.result
+        }
+        return results.map { $0 ?? .unknown("no answer") }
+    }
+
     // MARK: loop
 
     private func receive(_ from: String, _ p: PeerPayload) {

@@ -15,6 +15,13 @@ public struct TransactionReceipt: Sendable, Equatable {
     public let height: Int64
     public let index: Int
     public let result: JSON
+
+    public init(hash: Hash32, height: Int64, index: Int, result: JSON) {
+        self.hash = hash
+        self.height = height
+        self.index = index
+        self.result = result
+    }
 }
 
 /// A block built and executed but not yet committed: what a leader proposes, or what a solo node

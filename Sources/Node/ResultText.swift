@@ -72,3 +72,38 @@ public enum ResultText {
         return out.joined(separator: "\n")
     }
 }
+
+extension ResultText {
+    /// A merged result as a table, suppressed cells marked, followed by its provenance.
+    public static func render(_ r: FederatedResult) -> String {
+        let rows = r.rows.map { $0.map(text) }
+        var widths = r.columns.map(\.count)
+        for row in rows { for (i, v) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], v.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+        }
+        var out = [line(r.columns), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")]
+        out += rows.map(line)
+        if rows.isEmpty { out.append("(no rows released)") }
+        out.append("")
+        out += provenance(r)
+        return out.joined(separator: "\n")
+    }
+
+    public static func provenance(_ r: FederatedResult) -> [String] {
+        var out = ["query \(r.queryID) under policy \(r.policyID) for \(r.requester), pinned at block \(r.height) (\(MemberService.sqlTime(r.pinnedTime)) UTC), k = \(r.k)"]
+        out.append("sites answered: \(r.sitesAnswered.isEmpty ? "none" : r.sitesAnswered.joined(separator: ", "))")
+        for s in r.sitesRefused { out.append("site refused:   \(s.site) — \(s.reason)") }
+        for s in r.sitesMissing { out.append("site missing:   \(s.site) — \(s.reason)") }
+        if r.isPartial { out.append("PARTIAL RESULT: the missing sites' data is not included") }
+        out.append("suppressed: \(r.rowsSuppressedAtSites) row(s) withheld at sites (fewer than k patients), \(r.rowsSuppressedAfterMerge) after merging, \(r.cellsSuppressed) cell(s) marked")
+        return out
+    }
+
+    public static func csv(_ r: FederatedResult) -> String {
+        func field(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s }
+        var lines = [r.columns.map(field).joined(separator: ",")]
+        for row in r.rows { lines.append(row.map { c in c == .suppressed ? "" : field(text(c)) }.joined(separator: ",")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

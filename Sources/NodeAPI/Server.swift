@@ -1,4 +1,5 @@
 import Consensus
+import Federation
 import Foundation
 import Hummingbird
 import Ledger
@@ -11,6 +12,10 @@ import Raft
 ///     POST /v1/transactions           one signed transaction (wire bytes, application/octet-stream);
 ///                                     waits for its block: 200 committed, 422 refused, 421 not the
 ///                                     leader (with the leader's API address), 503 outcome unknown
+///     POST /v1/transactions/batch     many transactions (4-byte length + bytes each, ≤ 5,000): one
+///                                     result each, in order
+///     POST /v1/queries                run a federated query as this node's organisation (coordinator)
+///     POST /v1/evaluate               a coordinator's signed request to this member (site answer)
 ///     GET  /v1/transactions/{hash}    the receipt of a committed transaction (hex hash), or 404
 ///     GET  /v1/blocks/{height}        a block header and checkpoint (never transaction payloads)
 ///
@@ -20,10 +25,12 @@ public struct NodeAPI: Sendable {
     /// Each member's API address, so a follower can name where the leader listens.
     public let apiAddresses: [String: String]
     public var submitTimeout: TimeInterval = 10
+    public let federation: FederationServices?
 
-    public init(node: ClusterNode, apiAddresses: [String: String]) {
+    public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil) {
         self.node = node
         self.apiAddresses = apiAddresses
+        self.federation = federation
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -44,6 +51,33 @@ public struct NodeAPI: Sendable {
             }
             return api.response(for: result)
         }
+        router.post("/v1/transactions/batch") { request, _ in
+            // Length-prefixed transactions (4-byte big-endian length, then the bytes), at most 5,000 and 64 MiB.
+            let body: ByteBuffer
+            do { body = try await request.body.collect(upTo: 64 << 20) } catch {
+                return api.json(.contentTooLarge, ["error": "batch exceeds 64 MiB"])
+            }
+            let bytes = Array(body.readableBytesView)
+            var txs: [[UInt8]] = []
+            var at = 0
+            while at < bytes.count {
+                guard at + 4 <= bytes.count, txs.count < 5000 else { return api.json(.badRequest, ["error": "malformed batch (or more than 5,000 transactions)"]) }
+                let n = bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
+                at += 4
+                guard n <= bytes.count - at else { return api.json(.badRequest, ["error": "truncated batch"]) }
+                txs.append(Array(bytes[at..<at + n]))
+                at += n
+            }
+            let node = api.node
+            let batch = txs
+            let results = await withCheckedContinuation { (c: CheckedContinuation<[SubmitResult], Never>) in
+                DispatchQueue.global().async { c.resume(returning: node.submit(many: batch, timeout: 60)) }
+            }
+            if case .notLeader = results.first, results.allSatisfy({ if case .notLeader = $0 { return true } else { return false } }) {
+                return api.response(for: results[0])
+            }
+            return api.json(.ok, ["results": .array(results.map { api.resultJSON($0) })])
+        }
         router.get("/v1/transactions/:hash") { _, context in
             guard let hex = context.parameters.get("hash"), let hash = Hash32(hex: hex) else {
                 return api.json(.badRequest, ["error": "expected a 64-character hex transaction hash"])
@@ -59,6 +93,37 @@ public struct NodeAPI: Sendable {
             let b = try api.node.ledger.block(at: h)
             return api.json(.ok, ["hash": .string(b.hash.hex), "header": b.header.json, "checkpoint": b.checkpoint.json,
                                   "transactions": .int(Int64(b.transactions.count))])
+        }
+        if let fed = federation {
+            router.post("/v1/evaluate") { request, _ in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                guard let j = try? JSON.parse(Array(body.readableBytesView)), let fr = try? FederatedRequest(json: j) else {
+                    return api.json(.badRequest, ["error": "expected a signed federated request"])
+                }
+                let outcome = await withCheckedContinuation { (c: CheckedContinuation<FederationServices.SiteOutcomeJSON, Never>) in
+                    DispatchQueue.global().async { c.resume(returning: fed.answer(fr)) }
+                }
+                switch outcome {
+                case .answered(let r): return api.json(.ok, r.json)
+                case .refused(let code, let reason): return api.json(.forbidden, ["code": .string(code), "reason": .string(reason)])
+                }
+            }
+            router.post("/v1/queries") { request, _ in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                guard let j = try? JSON.parse(Array(body.readableBytesView)), let policy = j["policy"]?.stringValue, let sql = j["sql"]?.stringValue else {
+                    return api.json(.badRequest, ["error": "expected {\"policy\": ID, \"sql\": TEXT, \"parameters\": {…}}"])
+                }
+                let params = (j["parameters"]?.objectValue ?? [:]).compactMapValues { $0.stringValue ?? $0.intValue.map(String.init) }
+                let purpose = j["purpose"]?.stringValue ?? ""
+                let result = await withCheckedContinuation { (c: CheckedContinuation<Result<FederatedResult, Error>, Never>) in
+                    DispatchQueue.global().async { c.resume(returning: Result { try fed.coordinate(policy: policy, sql: sql, parameters: params, purpose: purpose) }) }
+                }
+                switch result {
+                case .success(let r): return api.json(.ok, r.json)
+                case .failure(let e as FederationServices.QueryError): return api.json(.init(code: e.status), ["error": .string(e.description)])
+                case .failure(let e): return api.json(.internalServerError, ["error": .string("\(e)")])
+                }
+            }
         }
         return router
     }
@@ -88,6 +153,15 @@ public struct NodeAPI: Sendable {
 
     func receiptJSON(_ r: TransactionReceipt) -> JSON {
         ["status": "committed", "hash": .string(r.hash.hex), "height": .int(r.height), "index": .int(Int64(r.index)), "result": r.result]
+    }
+
+    func resultJSON(_ result: SubmitResult) -> JSON {
+        switch result {
+        case .committed(let r): return receiptJSON(r)
+        case .refused(let e): return ["status": "refused", "error": .string(e.description)]
+        case .notLeader: return ["status": "not_leader", "error": .string(result.description)]
+        case .unknown(let m): return ["status": "unknown", "error": .string(m)]
+        }
     }
 
     func response(for result: SubmitResult) -> Response {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Consensus
+import DeidSQL
 import Dispatch
 import Foundation
 import Ledger
@@ -60,6 +61,7 @@ struct NodeCommand: ParsableCommand {
         @Option(help: "HTTP API listen address, host:port.") var api: String?
         @Option(help: "A peer: ORG=RAFT_HOST:PORT/API_HOST:PORT (repeat for each).") var peer: [String] = []
         @Option(help: "Milliseconds per Raft tick (election timeout is 10 ticks).") var tickMillis: Int = 50
+        @Option(help: "Directory of value sets for VALUESET(...) in queries (default: Queries/valuesets if present).") var valuesets: String?
 
         func run() throws {
             do {
@@ -102,7 +104,13 @@ struct NodeCommand: ParsableCommand {
                 let raftPort = try node.start()
                 var apis = cfg.peers.mapValues(\.api)
                 apis[org] = cfg.api
-                let api = NodeAPI(node: node, apiAddresses: apis)
+                let vsDir = valuesets ?? (FileManager.default.fileExists(atPath: "Queries/valuesets") ? "Queries/valuesets" : nil)
+                let sets = try vsDir.map { try QueryChecker.loadValueSets(directory: $0) } ?? [:]
+                let fed = try FederationServices(node: node, keys: keys, viewsPath: nd.viewsPath, valueSets: sets, apiAddresses: apis,
+                                                 log: { FileHandle.standardError.write(Data("[\(org)] \($0)\n".utf8)) })
+                fed.startFollowing()
+                defer { fed.stop() }
+                let api = NodeAPI(node: node, apiAddresses: apis, federation: fed)
                 let done = DispatchSemaphore(value: 0)
                 let failure = FailureBox()
                 Task {

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeidSQL
 import Federation
 import Foundation
+import NodeAPI
 import Ledger
 import Node
 import SQLiteStore
@@ -43,7 +44,7 @@ struct QueryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
         abstract: "Run and preview de-identified queries.",
-        subcommands: [Preview.self]
+        subcommands: [Preview.self, Run.self]
     )
 
     struct Preview: ParsableCommand {
@@ -86,3 +87,53 @@ struct QueryCommand: ParsableCommand {
     }
 }
 
+
+extension QueryCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run a federated query through your organisation's running node (it coordinates).",
+            discussion: """
+            The node records the submission on the ledger, sends it to every custodian member, verifies
+            their signed answers, merges them and applies the threshold again. Sites that refuse (e.g. did
+            not approve the policy) or do not answer in time are named; the result is then partial.
+              tally query run --api 127.0.0.1:8105 --policy trial-eligibility-cardio Queries/trial_eligibility.sql
+            Suppressed cells print as (suppressed) in tables, empty in CSV, {"suppressed":true} in JSON.
+            """
+        )
+        @Option(help: "Your node's API address, host:port.") var api: String
+        @Option(help: "Policy id.") var policy: String
+        @Option(help: "Parameter value, name=value.") var param: [String] = []
+        @Option(help: "Output: table, json or csv.") var format: String = "table"
+        @Option(help: "Purpose recorded with the submission.") var purpose: String = ""
+        @Argument(help: "SQL file, or - for standard input.") var file: String
+
+        func run() throws {
+            guard ["table", "json", "csv"].contains(format) else { throw fail("--format must be table, json or csv") }
+            let sql: String
+            if file == "-" {
+                sql = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else {
+                guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { throw fail("cannot read \(file)") }
+                sql = t
+            }
+            var params: [String: JSON] = [:]
+            for p in param {
+                let kv = p.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2 else { throw fail("--param \(p): expected name=value") }
+                params[String(kv[0]).trimmingCharacters(in: CharacterSet(charactersIn: ":"))] = .string(String(kv[1]))
+            }
+            let body: JSON = ["policy": .string(policy), "sql": .string(sql), "parameters": .object(params), "purpose": .string(purpose)]
+            let (code, text) = try HTTP.request("POST", api, "/v1/queries", body: Array(body.canonicalString.utf8), timeout: 120)
+            guard code == 200, let j = try? JSON.parse(Array(text.utf8)), let r = try? FederatedResult(json: j) else {
+                let msg = (try? JSON.parse(Array(text.utf8)))?["error"]?.stringValue ?? text
+                throw fail("query failed (HTTP \(code)): \(msg)")
+            }
+            switch format {
+            case "json": print(j.pretty())
+            case "csv": print(ResultText.csv(r), terminator: "")
+            default: print(ResultText.render(r))
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Consensus
+import DeidSQL
+import Federation
+import Foundation
+import Ledger
+import SQLiteStore
+
+/// A node's federation services: its decrypted views kept caught up with the replicated ledger, the
+/// member side (answering signed requests over those views) and the coordinator side (recording a
+/// submission on the ledger, fanning it out, verifying and merging the answers).
+public final class FederationServices: @unchecked Sendable {
+    public let node: ClusterNode
+    let keys: OrganisationKeys
+    let views: ViewStore
+    let member: MemberService
+    let valueSets: [String: ValueSet]
+    /// Each member's API address (`host:port`).
+    let apiAddresses: [String: String]
+    public var siteDeadline: TimeInterval = 20
+    /// Serialises the views' connection between catch-up and evaluation.
+    private let viewLock = NSCondition()
+    private var viewHeight: Int64 = 0
+    private var running = true
+    private let signerLock = NSLock()
+    private var signer: TransactionSigner?
+    let log: @Sendable (String) -> Void
+
+    public init(node: ClusterNode, keys: OrganisationKeys, viewsPath: String, valueSets: [String: ValueSet], apiAddresses: [String: String],
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.node = node
+        self.keys = keys
+        self.valueSets = valueSets
+        self.apiAddresses = apiAddresses
+        self.log = log
+        views = try ViewStore(path: viewsPath, org: keys.org, chain: node.ledger.chain, agreementKey: keys.agreement)
+        member = MemberService(keys: keys, ledger: node.ledger, views: views, valueSets: valueSets)
+        viewHeight = views.height
+    }
+
+    /// Follows the ledger: decrypts new blocks into the views as they commit.
+    public func startFollowing() {
+        let t = Thread { [self] in
+            while viewLock.withLock({ running }) {
+                if node.ledger.height > viewLock.withLock({ viewHeight }) {
+                    viewLock.withLock {
+                        do { _ = try views.catchUp(node.ledger); viewHeight = views.height } catch { log("views: \(error)") }
+                        viewLock.broadcast()
+                    }
+                }
+                viewLock.withLock { _ = viewLock.wait(until: Date().addingTimeInterval(0.05)) }
+            }
+        }
+        t.name = "tally-views"
+        t.start()
+    }
+
+    public func stop() { viewLock.withLock { running = false; viewLock.broadcast() } }
+
+    public var viewsHeight: Int64 { viewLock.withLock { viewHeight } }
+
+    // MARK: member side
+
+    /// Answers a coordinator's request: waits (≤ 10 s) for the views to reach the pinned height, checks
+    /// the request against the ledger and evaluates it.
+    public func answer(_ fr: FederatedRequest) -> SiteOutcomeJSON {
+        let deadline = Date().addingTimeInterval(10)
+        let reached = viewLock.withLock { () -> Bool in
+            while viewHeight < fr.pinnedHeight { if !viewLock.wait(until: deadline) { return viewHeight >= fr.pinnedHeight } }
+            return true
+        }
+        guard reached else { return .refused(code: "not_caught_up", reason: "views did not reach block \(fr.pinnedHeight) in time") }
+        do {
+            let r = try viewLock.withLock { try member.answer(fr) }
+            log("answered query \(fr.queryID) for \(fr.requester) under \(fr.policyID): \(r.rows.count) row(s), \(r.suppressedRows) withheld")
+            return .answered(r)
+        } catch let e as Refusal {
+            log("refused query \(fr.queryID) for \(fr.requester): \(e.code)")
+            return .refused(code: e.code, reason: e.description)
+        } catch let e as FederationError {
+            log("refused query \(fr.queryID): \(e)")
+            return .refused(code: "unauthenticated", reason: e.description)
+        } catch {
+            return .refused(code: "error", reason: "\(error)")
+        }
+    }
+
+    public enum SiteOutcomeJSON {
+        case answered(SiteResult)
+        case refused(code: String, reason: String)
+    }
+
+    // MARK: coordinator side
+
+    public struct QueryError: Error, CustomStringConvertible {
+        public let status: Int
+        public let description: String
+    }
+
+    /// Runs a federated query for this node's organisation.
+    public func coordinate(policy: String, sql: String, parameters: [String: String], purpose: String) throws -> FederatedResult {
+        // 1. The query must be valid before anything is recorded.
+        let plan: MergePlan
+        do { plan = try MemberService.rewrittenSQL(sql, valueSets: valueSets).plan } catch {
+            throw QueryError(status: 400, description: "\(error)")
+        }
+        guard try node.ledger.value(StateKey.policy(policy)) != nil else { throw QueryError(status: 404, description: "no policy \(policy) on the ledger") }
+        // 2. Record the submission (query hash, policy, requester, pinned time) before fanning out.
+        let args: JSON = ["query_hash": .string(Hash32.sha256(Array(sql.utf8)).hex), "policy": .string(policy),
+                          "purpose": .string(String(purpose.prefix(200)))]
+        let receipt: TransactionReceipt
+        do { receipt = try submitAnywhere(nextSigner().sign("audit.query", args)) } catch let e as QueryError where e.description.contains("nonce") {
+            receipt = try submitAnywhere(nextSigner(fresh: true).sign("audit.query", args))
+        }
+        guard let queryID = receipt.result["query"]?.stringValue, let pinnedTime = receipt.result["pinned_time"]?.intValue else {
+            throw QueryError(status: 500, description: "the submission's receipt names no query id")
+        }
+        var fr = FederatedRequest(queryID: queryID, policyID: policy, requester: keys.org, sql: sql, parameters: parameters,
+                                  pinnedTime: pinnedTime, pinnedHeight: receipt.height, submissionIndex: receipt.index)
+        fr.sign(keys.signing)
+        // The coordinator reads k from the policy as of the pinned block.
+        let until = Date().addingTimeInterval(10)
+        while node.ledger.height < receipt.height && Date() < until { usleep(5_000) }
+        let doc = try node.ledger.value(StateKey.policy(policy), asOf: min(receipt.height, node.ledger.height))?["document"]
+        let k = max(doc?["k"]?.intValue ?? node.ledger.params.kFloor, node.ledger.params.kFloor)
+        // 3. Fan out to every custodian at once, each with its own deadline.
+        let sites = custodians()
+        let outcomes = OutcomeBox(count: sites.count)
+        DispatchQueue.concurrentPerform(iterations: sites.count) { i in
+            outcomes.set(i, ask(sites[i], fr))
+        }
+        return Merger.merge(outcomes.all, plan: plan, request: fr, k: k)
+    }
+
+    /// Active members that hold patient records: hospitals and clinics.
+    func custodians() -> [String] {
+        let ids = ((try? node.ledger.value(StateKey.chain))??["members"]?.arrayValue ?? []).compactMap(\.stringValue)
+        return ids.filter { id in
+            guard let m = try? node.ledger.value(StateKey.member(id)), m["status"]?.stringValue == "active" else { return false }
+            return ["hospital", "clinic"].contains(m["kind"]?.stringValue ?? "")
+        }.sorted()
+    }
+
+    func ask(_ site: String, _ fr: FederatedRequest) -> SiteOutcome {
+        guard let api = apiAddresses[site] else { return .missing(site: site, reason: "no API address configured") }
+        let body = Array(fr.json.canonicalString.utf8)
+        guard let (code, text) = try? HTTP.request("POST", api, "/v1/evaluate", body: body, timeout: siteDeadline) else {
+            return .missing(site: site, reason: "no answer within \(Int(siteDeadline)) s (down or unreachable)")
+        }
+        guard let json = try? JSON.parse(Array(text.utf8)) else { return .missing(site: site, reason: "unreadable answer (HTTP \(code))") }
+        if code == 403 {
+            return .refused(site: site, code: json["code"]?.stringValue ?? "refused", reason: json["reason"]?.stringValue ?? "")
+        }
+        guard code == 200, let r = try? SiteResult(json: json) else { return .missing(site: site, reason: "HTTP \(code)") }
+        guard let m = try? node.ledger.value(StateKey.member(site)), let key = m["signing_key"]?.stringValue.flatMap(PublicSigningKey.init(base64:)),
+              r.isValid(signedBy: key) else { return .missing(site: site, reason: "answer's signature does not verify; discarded") }
+        guard r.site == site, r.queryID == fr.queryID, r.policyID == fr.policyID, r.height == fr.pinnedHeight, r.pinnedTime == fr.pinnedTime else {
+            return .missing(site: site, reason: "answer is bound to another query; discarded")
+        }
+        return .answered(r)
+    }
+
+    /// The organisation's signer, its nonces continuing from the ledger (`fresh` re-reads them after
+    /// another program signed for the organisation).
+    private func nextSigner(fresh: Bool = false) -> TransactionSigner {
+        signerLock.withLock {
+            if let s = signer, !fresh { return s }
+            let first = (try? node.ledger.nextNonce(for: keys.org)) ?? 0
+            let s = TransactionSigner(chain: node.ledger.chain, identity: keys.org, key: keys.signing, firstNonce: first)
+            signer = s
+            return s
+        }
+    }
+
+    /// Submits through this node, or through the leader's API when this node does not lead.
+    func submitAnywhere(_ tx: Transaction) throws -> TransactionReceipt {
+        for _ in 0..<5 {
+            switch node.submit(tx.bytes) {
+            case .committed(let r): return r
+            case .refused(let e): throw QueryError(status: 422, description: "submission refused: \(e)")
+            case .unknown(let m): throw QueryError(status: 503, description: "submission outcome unknown: \(m)")
+            case .notLeader(let leader):
+                guard let l = leader, let api = apiAddresses[l] else { usleep(200_000); continue }
+                guard let (code, text) = try? HTTP.request("POST", api, "/v1/transactions", body: tx.bytes, timeout: 15),
+                      let j = try? JSON.parse(Array(text.utf8)) else { continue }
+                if code == 200, let hex = j["hash"]?.stringValue, let h = Hash32(hex: hex), let height = j["height"]?.intValue,
+                   let index = j["index"]?.intValue, let result = j["result"] {
+                    return TransactionReceipt(hash: h, height: height, index: Int(index), result: result)
+                }
+                if code == 422 { throw QueryError(status: 422, description: "submission refused: \(j["error"]?.stringValue ?? "")") }
+            }
+        }
+        throw QueryError(status: 503, description: "no leader accepted the submission; try again")
+    }
+}
+
+private final class OutcomeBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [SiteOutcome?]
+    init(count: Int) { items = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ o: SiteOutcome) { lock.withLock { items[i] = o } }
+    var all: [SiteOutcome] { lock.withLock { items.compactMap { $0 } } }
+}
