@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
         .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
         .target(name: "Warehouse", dependencies: ["CPostgres", "Ledger", "Federation"]),
-        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse"]),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse", "Consensus", "NodeAPI"]),
         .executableTarget(
             name: "tally",
             dependencies: [

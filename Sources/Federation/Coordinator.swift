@@ -89,7 +89,7 @@ extension MemberService {
                                                pinnedTime: fr.pinnedTime, pinnedHeight: fr.pinnedHeight)).allowances.parameters) ?? nil
         var params: [String: SQLValue] = [:]
         for (k, v) in fr.parameters {
-            if declared?[k] == "integer" {
+            if let t = declared?[k], t == "int" || t == "integer" {
                 guard let i = Int64(v) else { throw Refusal.parameter("\(k) must be an integer") }
                 params[k] = .integer(i)
             } else {

@@ -103,7 +103,10 @@ public final class FederationServices: @unchecked Sendable {
         do { plan = try MemberService.rewrittenSQL(sql, valueSets: valueSets).plan } catch {
             throw QueryError(status: 400, description: "\(error)")
         }
-        guard try node.ledger.value(StateKey.policy(policy)) != nil else { throw QueryError(status: 404, description: "no policy \(policy) on the ledger") }
+        guard let stored = try node.ledger.value(StateKey.policy(policy)) else { throw QueryError(status: 404, description: "no policy \(policy) on the ledger") }
+        if let requesters = stored["document"]?["requesters"]?.arrayValue, !requesters.contains(.string(keys.org)) {
+            throw QueryError(status: 403, description: "policy \(policy) does not list \(keys.org) as a requester")
+        }
         // 2. Record the submission (query hash, policy, requester, pinned time) before fanning out.
         let args: JSON = ["query_hash": .string(Hash32.sha256(Array(sql.utf8)).hex), "policy": .string(policy),
                           "purpose": .string(String(purpose.prefix(200)))]
@@ -131,12 +134,12 @@ public final class FederationServices: @unchecked Sendable {
         return Merger.merge(outcomes.all, plan: plan, request: fr, k: k)
     }
 
-    /// Active members that hold patient records: hospitals and clinics.
+    /// Active members that hold patient records (custodian kinds: hospitals, clinics).
     func custodians() -> [String] {
         let ids = ((try? node.ledger.value(StateKey.chain))??["members"]?.arrayValue ?? []).compactMap(\.stringValue)
         return ids.filter { id in
             guard let m = try? node.ledger.value(StateKey.member(id)), m["status"]?.stringValue == "active" else { return false }
-            return ["hospital", "clinic"].contains(m["kind"]?.stringValue ?? "")
+            return m["kind"]?.stringValue.flatMap(MemberKind.init(rawValue:))?.isCustodian ?? false
         }.sorted()
     }
 
@@ -173,23 +176,28 @@ public final class FederationServices: @unchecked Sendable {
 
     /// Submits through this node, or through the leader's API when this node does not lead.
     func submitAnywhere(_ tx: Transaction) throws -> TransactionReceipt {
-        for _ in 0..<5 {
+        // Bounded: up to 15 s, through an election if the leader just died.
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
             switch node.submit(tx.bytes) {
             case .committed(let r): return r
             case .refused(let e): throw QueryError(status: 422, description: "submission refused: \(e)")
             case .unknown(let m): throw QueryError(status: 503, description: "submission outcome unknown: \(m)")
             case .notLeader(let leader):
-                guard let l = leader, let api = apiAddresses[l] else { usleep(200_000); continue }
-                guard let (code, text) = try? HTTP.request("POST", api, "/v1/transactions", body: tx.bytes, timeout: 15),
-                      let j = try? JSON.parse(Array(text.utf8)) else { continue }
-                if code == 200, let hex = j["hash"]?.stringValue, let h = Hash32(hex: hex), let height = j["height"]?.intValue,
-                   let index = j["index"]?.intValue, let result = j["result"] {
-                    return TransactionReceipt(hash: h, height: height, index: Int(index), result: result)
+                if let l = leader, let api = apiAddresses[l],
+                   let (code, text) = try? HTTP.request("POST", api, "/v1/transactions", body: tx.bytes, timeout: 10),
+                   let j = try? JSON.parse(Array(text.utf8)) {
+                    if code == 200, let hex = j["hash"]?.stringValue, let h = Hash32(hex: hex), let height = j["height"]?.intValue,
+                       let index = j["index"]?.intValue, let result = j["result"] {
+                        return TransactionReceipt(hash: h, height: height, index: Int(index), result: result)
+                    }
+                    if code == 422 { throw QueryError(status: 422, description: "submission refused: \(j["error"]?.stringValue ?? "")") }
+                    if code == 503 { throw QueryError(status: 503, description: "submission outcome unknown: \(j["error"]?.stringValue ?? "")") }
                 }
-                if code == 422 { throw QueryError(status: 422, description: "submission refused: \(j["error"]?.stringValue ?? "")") }
+                usleep(100_000)
             }
         }
-        throw QueryError(status: 503, description: "no leader accepted the submission; try again")
+        throw QueryError(status: 503, description: "no leader accepted the submission within 15 s; try again")
     }
 }
 
