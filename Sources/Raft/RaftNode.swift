@@ -325,7 +325,9 @@ public final class RaftNode {
     // MARK: votes
 
     private func handleVoteRequest(_ m: Message) {
-        guard membership.isVoter(id) else { return } // learners and removed nodes do not vote
+        // Every node answers, learners included: a learner promoted by an entry it has not applied yet
+        // must still be able to vote, or a cluster whose new voters lag can never elect a leader (the
+        // simulator found this; etcd-io/raft makes the same choice). Candidates count only their voters.
         let pre = m.type == .preVote
         let canVote = vote == m.from || (vote == nil && leader == nil) || (pre && m.term > term)
         let upToDate = log.isUpToDate(lastIndex: m.index, lastTerm: m.logTerm)

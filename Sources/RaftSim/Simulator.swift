@@ -375,7 +375,7 @@ public final class Simulator {
         }
         guard failure == nil else { return }
         if !converged {
-            let st = order.map { nodes[$0]!.raft.status.description }.joined(separator: "; ")
+            let st = order.map { "\(nodes[$0]!.raft.status) \(nodes[$0]!.raft.membership)" }.joined(separator: "; ")
             fail("liveness: no convergence within \(options.livenessMillis) ms after faults stopped (\(st))")
             return
         }
@@ -392,8 +392,9 @@ public final class Simulator {
     func allConverged() -> Bool {
         guard let l = stableLeader() else { return false }
         let target = l.raft.commit
+        // Compare at one index: a follower may briefly have applied more than a new leader knows is committed.
         for n in nodes.values where l.raft.membership.contains(n.id) {
-            if !n.up || n.raft.applied < target || n.machine.applied < target { return false }
+            if !n.up || n.raft.applied != target || n.machine.applied != target { return false }
         }
         let chains = Set(nodes.values.filter { l.raft.membership.contains($0.id) }.map { $0.machine.chain })
         if chains.count != 1 { fail("converged nodes disagree on the state machine's chain hash at \(target)") }
