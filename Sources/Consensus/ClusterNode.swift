@@ -79,9 +79,13 @@ public final class ClusterNode: @unchecked Sendable {
     private func count(_ f: (inout Counters) -> Void) { cond.withLock { f(&_counters) } }
 
     // loop-thread state
+    /// A block being built off the loop thread (so heartbeats go on while a big block executes).
+    private var building = false
+    private var built: (result: Result<ProposedBlock, Error>, fresh: [(Transaction, Waiter)])?
     private var inFlight: (index: UInt64, proposal: ProposedBlock, waiters: [Hash32: Waiter])?
     private var catchUp: CatchUp?
     private var lastSnapshotIndex: UInt64 = 0
+    private var ledgerMembership: Membership?
     private var nextTick = Date()
     private var statusCache: RaftNode.Status
 
@@ -128,6 +132,7 @@ public final class ClusterNode: @unchecked Sendable {
         raft = RaftNode(config: cfg, hardState: st.hardState, snapshot: st.snapshot, initialMembership: st.membership ?? initial,
                         entries: st.entries, applied: st.snapshot?.meta.index ?? 0)
         statusCache = raft.status
+        ledgerMembership = initial
         lastSnapshotIndex = st.snapshot?.meta.index ?? 0
         if let s = st.snapshot, let (h, hash) = ClusterNode.decodeSnapshot(s.data), ledger.height < h {
             catchUp = CatchUp(ready: nil, height: h, hash: hash)
@@ -232,13 +237,16 @@ public final class ClusterNode: @unchecked Sendable {
         while true {
             var batch: [(String, PeerPayload)] = []
             var fresh: [(Transaction, Waiter)] = []
+            var done: (result: Result<ProposedBlock, Error>, fresh: [(Transaction, Waiter)])?
             let keepGoing: Bool = cond.withLock {
-                while running && inbox.isEmpty && Date() < nextTick && !(canPropose && !pending.isEmpty) {
+                while running && inbox.isEmpty && built == nil && Date() < nextTick && !(canPropose && !pending.isEmpty) {
                     _ = cond.wait(until: nextTick)
                 }
                 guard running else { return false }
                 batch = inbox
                 inbox = []
+                done = built
+                built = nil
                 if canPropose {
                     fresh = Array(pending.prefix(Int(ledger.params.maxBlockTransactions)))
                     pending.removeFirst(fresh.count)
@@ -247,7 +255,7 @@ public final class ClusterNode: @unchecked Sendable {
             }
             guard keepGoing else { return }
             do {
-                try step(batch, fresh)
+                try step(batch, fresh, done)
             } catch {
                 let message = "stopped: \(error)"
                 log(message)
@@ -265,10 +273,11 @@ public final class ClusterNode: @unchecked Sendable {
 
     /// Whether the loop may build a block now (read under `cond`).
     private var canPropose: Bool {
-        statusCache.role == .leader && inFlight == nil && catchUp == nil && statusCache.applied == statusCache.lastIndex
+        statusCache.role == .leader && !building && inFlight == nil && catchUp == nil && statusCache.applied == statusCache.lastIndex
     }
 
-    private func step(_ batch: [(String, PeerPayload)], _ fresh: [(Transaction, Waiter)]) throws {
+    private func step(_ batch: [(String, PeerPayload)], _ fresh: [(Transaction, Waiter)],
+                      _ done: (result: Result<ProposedBlock, Error>, fresh: [(Transaction, Waiter)])?) throws {
         for (from, p) in batch {
             switch p {
             case .raft(let m):
@@ -288,7 +297,11 @@ public final class ClusterNode: @unchecked Sendable {
             raft.tick()
             nextTick = Date().addingTimeInterval(Double(options.tickMillis) / 1000)
         }
-        if !fresh.isEmpty { try propose(fresh) }
+        if !fresh.isEmpty { build(fresh) }
+        if let d = done {
+            building = false
+            try propose(d.result.get(), d.fresh)
+        }
         try drainReady()
         publish()
     }
@@ -310,8 +323,21 @@ public final class ClusterNode: @unchecked Sendable {
         }
     }
 
-    private func propose(_ fresh: [(Transaction, Waiter)]) throws {
-        let p = try ledger.propose(fresh.map(\.0), proposer: keys, time: clock())
+    /// Executes the block on another thread; the loop keeps ticking and answering peers meanwhile.
+    private func build(_ fresh: [(Transaction, Waiter)]) {
+        building = true
+        let ledger = self.ledger, keys = self.keys, time = clock()
+        DispatchQueue.global().async { [self] in
+            let r = Result { try ledger.propose(fresh.map(\.0), proposer: keys, time: time) }
+            cond.withLock {
+                built = (r, fresh)
+                cond.signal()
+            }
+        }
+    }
+
+    /// Proposes a built block, if this node still leads and the block still extends the head.
+    private func propose(_ p: ProposedBlock, _ fresh: [(Transaction, Waiter)]) throws {
         var waiters: [Hash32: Waiter] = [:]
         for (i, outcome) in p.outcomes.enumerated() {
             switch outcome {
@@ -320,6 +346,11 @@ public final class ClusterNode: @unchecked Sendable {
             }
         }
         guard !p.block.transactions.isEmpty else { return }
+        guard raft.role == .leader, inFlight == nil, p.block.header.previous == ledger.head.hash else {
+            let r: SubmitResult = raft.role == .leader ? .unknown("the ledger moved while the block was built; resubmit") : .notLeader(leader: raft.leader)
+            waiters.values.forEach { $0.finish(r) }
+            return
+        }
         do {
             let index = try raft.propose(p.block.encoded)
             inFlight = (index, p, waiters)
@@ -353,8 +384,11 @@ public final class ClusterNode: @unchecked Sendable {
         for e in r.committed { try apply(e) }
         raft.advance(r)
         if r.snapshot != nil { lastSnapshotIndex = raft.applied }
+        if r.snapshot != nil || r.committed.contains(where: { $0.kind == .normal }) {
+            ledgerMembership = ClusterNode.membership(of: ledger)
+        }
         try maybeCompact()
-        try reconcileMembership()
+        reconcileMembership()
     }
 
     private func apply(_ e: Entry) throws {
@@ -412,10 +446,11 @@ public final class ClusterNode: @unchecked Sendable {
         lastSnapshotIndex = index
     }
 
-    /// The leader moves Raft's membership one step towards the ledger's member list.
-    private func reconcileMembership() throws {
-        guard raft.role == .leader else { return }
-        let want = ClusterNode.membership(of: ledger)
+    /// The leader moves Raft's membership one step towards the ledger's member list (read from the
+    /// ledger only after a block is applied: the loop must not wait on the ledger's lock while a block
+    /// is being built).
+    private func reconcileMembership() {
+        guard raft.role == .leader, let want = ledgerMembership else { return }
         let have = raft.membership
         guard want != have else { return }
         var voters = Set(have.voters)

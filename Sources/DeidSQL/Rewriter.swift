@@ -110,7 +110,18 @@ public struct Rewriter {
     public func rewrite(_ original: Select, validated top: Validator.TopLevel) throws(SQLError) -> Rewrite {
         var usesNow = false
         var s = mapSelect(original) { e in transform(e, usesNow: &usesNow) }
-        if let sub = viewSubstitution { s = substitute(s, sub) }
+        if let sub = viewSubstitution {
+            // Views are replaced everywhere they are read: FROM clauses, and subqueries inside
+            // expressions (EXISTS, IN (SELECT …), scalar subqueries), so a consent filter holds in all.
+            s = mapSelect(substitute(s, sub)) { e in
+                switch e {
+                case .exists(let not, let q, let p): return .exists(not: not, substitute(q, sub), p)
+                case .inSelect(let x, let not, let q, let p): return .inSelect(x, not: not, substitute(q, sub), p)
+                case .subquery(let q, let p): return .subquery(substitute(q, sub), p)
+                default: return e
+                }
+            }
+        }
         guard case .select(var clause) = s.first else { throw SQLError(rule: "R2", message: "not a SELECT", pos: original.pos) }
 
         var columns: [ResultColumn] = []

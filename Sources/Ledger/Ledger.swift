@@ -136,8 +136,9 @@ public final class Ledger: @unchecked Sendable {
     /// Decodes, verifies and executes `txs` into a block on top of the current head, signed by
     /// `proposer`. Refused transactions are left out; each gets its reason. Nothing is written.
     public func propose(_ txs: [Transaction], proposer: OrganisationKeys, time: Int64) throws -> ProposedBlock {
-        lock.withLock {
-            let sigOK = Ledger.verifySignatures(txs)
+        // Signatures are checked before taking the lock: readers are not held up by the slow part.
+        let sigOK = Ledger.verifySignatures(txs)
+        return lock.withLock {
             let blockTime = max(time, head.time)
             let height = head.height + 1
             var writes = StateWrites()
@@ -250,6 +251,7 @@ public final class Ledger: @unchecked Sendable {
     /// Validates and applies a block proposed elsewhere (a replica, or verification replay):
     /// checks the chain link, the proposer's signature, every transaction, the roots and the checkpoint.
     public func apply(_ block: Block) throws {
+        let sigOK = Ledger.verifySignatures(block.transactions)
         try lock.withLock {
             let h = block.header
             let fail = { (m: String) in LedgerError.invalidBlock(height: h.height, m) }
@@ -265,7 +267,6 @@ public final class Ledger: @unchecked Sendable {
             guard h.txCount == Int64(block.transactions.count), Block.txRoot(block.transactions) == h.txRoot else {
                 throw fail("transaction root does not match its transactions")
             }
-            let sigOK = Ledger.verifySignatures(block.transactions)
             var writes = StateWrites()
             var results: [JSON] = []
             var nonces = Set<String>()

@@ -78,7 +78,7 @@ public final class LocalConsortium {
     }
 
     /// Starts a member's node process and waits until its API answers.
-    public func start(_ org: String, tickMillis: Int = 25) throws {
+    public func start(_ org: String, tickMillis: Int = 50) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
@@ -160,10 +160,7 @@ public final class LocalConsortium {
             }
             var results: [JSON]?
             for _ in 0..<20 {
-                let t0 = Date()
                 let l = try leader()
-                let t1 = Date()
-                defer { FileHandle.standardError.write(Data("DEBUG batch \(chunk.count) \(chunk.first!.body.op) leader \(t1.timeIntervalSince(t0)) post \(Date().timeIntervalSince(t1))\n".utf8)) }
                 guard let (code, text) = try? HTTP.request("POST", apis[l]!, "/v1/transactions/batch", body: body, timeout: 90),
                       let j = try? JSON.parse(Array(text.utf8)) else { continue }
                 if code == 200, let r = j["results"]?.arrayValue { results = r; break }

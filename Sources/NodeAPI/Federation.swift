@@ -146,8 +146,9 @@ public final class FederationServices: @unchecked Sendable {
     func ask(_ site: String, _ fr: FederatedRequest) -> SiteOutcome {
         guard let api = apiAddresses[site] else { return .missing(site: site, reason: "no API address configured") }
         let body = Array(fr.json.canonicalString.utf8)
-        guard let (code, text) = try? HTTP.request("POST", api, "/v1/evaluate", body: body, timeout: siteDeadline) else {
-            return .missing(site: site, reason: "no answer within \(Int(siteDeadline)) s (down or unreachable)")
+        let code: Int, text: String
+        do { (code, text) = try HTTP.request("POST", api, "/v1/evaluate", body: body, timeout: siteDeadline) } catch {
+            return .missing(site: site, reason: "\(error)")
         }
         guard let json = try? JSON.parse(Array(text.utf8)) else { return .missing(site: site, reason: "unreadable answer (HTTP \(code))") }
         if code == 403 {

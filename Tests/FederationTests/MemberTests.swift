@@ -119,6 +119,29 @@ import Testing
         #expect(all.rows.first?[0] == .value(.integer(40)))
     }
 
+    /// The consent filter holds inside subqueries too (EXISTS, IN (SELECT …), scalar subqueries), not
+    /// only in the top-level FROM: every view read anywhere in the query is the consented one.
+    @Test func consentFilterAppliesInsideSubqueries() throws {
+        let p = try Population()
+        try p.seed(60, seed: 11)
+        let consented = Array(p.patients.prefix(15))
+        for pid in consented {
+            try p.commit(p.portal.sign("consent.grant", ["patient": .string(pid), "grantee": "pharmacorp", "scope": "trial:x", "expires": .int(p.now + 100_000_000)]))
+        }
+        try p.policy("trial-x", consent: ["scope": "trial:x"])
+        try p.views.catchUp(p.ledger)
+        let m = try p.member()
+        // Counted through a subquery over patients: only consented patients may be seen there.
+        let inSub = "SELECT COUNT(*) AS n FROM encounters e WHERE e.patient_id IN (SELECT patient_id FROM patients)"
+        let exists = "SELECT COUNT(DISTINCT e.patient_id) AS n FROM encounters e WHERE EXISTS (SELECT 1 FROM patients q WHERE q.patient_id = e.patient_id)"
+        let direct = try p.views.database.rows("SELECT COUNT(*), COUNT(DISTINCT patient_id) FROM v_encounters WHERE patient_id IN (\(consented.map { "'\($0)'" }.joined(separator: ",")))")[0]
+        let (a, _) = try m.evaluate(try p.request(inSub, policy: "trial-x"))
+        let (b, _) = try m.evaluate(try p.request(exists, policy: "trial-x"))
+        #expect(a.rows.first?[0] == .value(direct[0]))
+        #expect(b.rows.first?[0] == .value(direct[1]))
+        #expect(b.rows.first?[0] == .value(.integer(Int64(consented.count))))
+    }
+
     @Test func aPolicyThisOrganisationDidNotApproveIsRefused() throws {
         let p = try Population()
         try p.seed(30)

@@ -53,16 +53,12 @@ import Testing
             .init(org: "valley-clinic", kind: .clinic, patients: 140),
             .init(org: "state-health", kind: .publicHealth, voting: false),
         ], executable: tallyExecutable().path, workingDirectory: Self.repo.path)
-        let t0 = Date()
-        func mark(_ s: String) { FileHandle.standardError.write(Data("PHASE \(s) \(Date().timeIntervalSince(t0))\n".utf8)) }
         try c.create()
         defer { c.stopAll() }
         try c.startAll()
-        mark("started")
         _ = try c.loadPopulations(today: String(MemberService.sqlTime(Clock.wallMillis()).prefix(10)), seed: 99,
                                   trialGrantee: "state-health", trialScope: "research:none", consentShare: 0)
 
-        mark("loaded")
         let doc: JSON = ["id": "regional-census", "purpose": "Patients by region and sex", "legal_basis": "public-health-surveillance",
                          "requesters": ["state-health"], "templates": [["sha256": .string(Hash32.sha256(Array(Self.census.utf8)).hex)]],
                          "ad_hoc": false, "k": 11, "allow_min_max": false, "expires": .int(Clock.wallMillis() + 86_400_000),
@@ -73,7 +69,6 @@ import Testing
             try c.commit([try c.signer(org).sign("policy.vote", ["policy": "regional-census", "hash": hash, "vote": .string(vote)])])
         }
 
-        mark("voted")
         // All three up: two answer, the one that rejected the policy refuses and is named.
         let r1 = try c.query(as: "state-health", policy: "regional-census", sql: Self.census)
         #expect(r1.sitesAnswered == ["city-medical", "general-hospital"])
@@ -83,18 +78,15 @@ import Testing
         #expect(!want1.isEmpty)
         #expect(released(r1) == want1)
 
-        mark("q1")
         // A custodian that is not allowed to ask is refused by every site.
         #expect(throws: (any Error).self) { try c.query(as: "general-hospital", policy: "regional-census", sql: Self.census) }
 
         // city-medical goes down: the result is partial, names it, and still matches the rule.
         c.stop("city-medical", signal: SIGKILL)
-        mark("killed")
         let r2 = try c.query(as: "state-health", policy: "regional-census", sql: Self.census)
         #expect(r2.sitesAnswered == ["general-hospital"])
         #expect(r2.sitesMissing.map(\.site) == ["city-medical"] && r2.isPartial)
         #expect(released(r2) == (try expected(c, sites: ["general-hospital"], k: r2.k)))
         #expect(r2.height > r1.height, "each query is recorded on the ledger before it fans out")
-        mark("q2")
     }
 }
