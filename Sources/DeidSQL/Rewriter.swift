@@ -88,6 +88,9 @@ public struct Rewrite: Sendable {
     public var plan: MergePlan
     /// Parameters the member binds: the query's own plus `:tally_now` where `now` was used.
     public var parameters: [String]
+    /// The custodian's own cohort behind the aggregate: each contributing patient with the row's group
+    /// keys. Run only locally (`tally cohort show`), for outreach; it never leaves the custodian.
+    public var cohortSQL: String = ""
 }
 
 /// Rewrites a validated query: pins `now`, expands value sets, adds the per-row distinct-patient
@@ -137,6 +140,7 @@ public struct Rewriter {
         }
         // The rewritten clause's columns correspond one-to-one to the validated outputs.
         var rewrittenExprs: [(Expr, Name?)] = []
+        var keyColumns: [ResultColumn] = []
         for c in clause.columns { if case .expr(let e, let a) = c { rewrittenExprs.append((e, a)) } }
         for (i, out) in top.outputs.enumerated() {
             let (e, alias) = rewrittenExprs[i]
@@ -165,6 +169,7 @@ public struct Rewriter {
                 columns.append(.expr(e, alias: Name(name)))
                 siteColumns.append(.init(name: name, combine: combine))
                 outputs.append((name, .column(siteColumns.count - 1)))
+                if combine == .key { keyColumns.append(.expr(e, alias: Name(name))) }
             }
         }
         let pid = uniqueName(Rewriter.patientsColumn)
@@ -192,6 +197,16 @@ public struct Rewriter {
             throw SQLError(rule: "R2", message: "HAVING would filter each site's partial aggregates, not the merged ones", pos: clause.having!.pos,
                            hint: "filter the merged result instead, or move the condition into WHERE")
         }
+        var cohort = clause
+        cohort.distinct = true
+        cohort.columns = [.expr(top.patientRef, alias: Name("patient_id"))] + keyColumns
+        cohort.groupBy = []
+        cohort.having = nil
+        var cohortSelect = s
+        cohortSelect.first = .select(cohort)
+        cohortSelect.orderBy = []
+        cohortSelect.limit = nil
+        cohortSelect.offset = nil
         s.first = .select(clause)
         s.orderBy = []
         s.limit = nil
@@ -201,7 +216,7 @@ public struct Rewriter {
         if usesNow { params.insert(Rewriter.nowParameter) }
         return Rewrite(select: s, sql: Printer.sql(s), plan: MergePlan(siteColumns: siteColumns, outputs: outputs, patientsColumn: siteColumns.count - 1,
                                                                          orderBy: order, limit: limit),
-                       parameters: params.sorted())
+                       parameters: params.sorted(), cohortSQL: Printer.sql(cohortSelect))
     }
 
     func defaultName(_ e: Expr, index: Int) -> String {

@@ -175,22 +175,29 @@ public final class MemberService {
     /// The rewritten query this member runs, with every view replaced by its base table (age computed
     /// at the pinned time) and, where the policy requires consent, restricted to consented patients.
     public func plan(_ r: QueryRequest, _ a: Admission) throws(Refusal) -> (sql: String, plan: MergePlan, bindings: [String: SQLValue]) {
-        var consentFilter = ""
-        if let c = a.consent {
-            let lit = Printer.stringLiteral
-            consentFilter = " WHERE patient_id IN (SELECT patient_id FROM v_consents WHERE grantee = \(lit(c.grantee)) AND (scope = \(lit(c.scope)) OR scope = 'all')"
-                + " AND granted_height <= \(r.pinnedHeight) AND (revoked_height IS NULL OR revoked_height > \(r.pinnedHeight)) AND expires > \(r.pinnedTime))"
-        }
+        let (rw, bindings) = try rewrite(r, a)
+        return (rw.sql, rw.plan, bindings)
+    }
+
+    /// The consent restriction for `r` under admission `a` (empty when the policy needs no consent).
+    func consentFilter(_ r: QueryRequest, _ a: Admission) -> String {
+        guard let c = a.consent else { return "" }
+        let lit = Printer.stringLiteral
+        return " WHERE patient_id IN (SELECT patient_id FROM v_consents WHERE grantee = \(lit(c.grantee)) AND (scope = \(lit(c.scope)) OR scope = 'all')"
+            + " AND granted_height <= \(r.pinnedHeight) AND (revoked_height IS NULL OR revoked_height > \(r.pinnedHeight)) AND expires > \(r.pinnedTime))"
+    }
+
+    func rewrite(_ r: QueryRequest, _ a: Admission) throws(Refusal) -> (Rewrite, [String: SQLValue]) {
         let rw: Rewrite
         do {
-            rw = try MemberService.rewrittenSQL(r.sql, valueSets: valueSets, allowances: a.allowances, viewFilter: consentFilter)
+            rw = try MemberService.rewrittenSQL(r.sql, valueSets: valueSets, allowances: a.allowances, viewFilter: consentFilter(r, a))
         } catch { throw .invalidQuery(error.description) }
         var bindings: [String: SQLValue] = [":tally_now": .text(MemberService.sqlTime(r.pinnedTime))]
         for p in rw.parameters where p != Rewriter.nowParameter {
             guard let v = r.parameters[String(p.dropFirst())] else { throw .parameter("no value given for \(p)") }
             bindings[p] = v
         }
-        return (rw.sql, rw.plan, bindings)
+        return (rw, bindings)
     }
 
     /// What each view name means on this member: its base table (age computed at the pinned time,

@@ -78,6 +78,27 @@ import Testing
         #expect(!want1.isEmpty)
         #expect(released(r1) == want1)
 
+        // Outreach without disclosure: general-hospital lists its own patients behind the counts,
+        // locally, from the same submission (pinned time, height, filters).
+        let sqlFile = root.appendingPathComponent("census.sql")
+        try Self.census.write(to: sqlFile, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = tallyExecutable()
+        p.currentDirectoryURL = Self.repo
+        p.arguments = ["cohort", "show", r1.queryID, "--dir", c.directories["general-hospital"]!.url.path, "--sql", sqlFile.path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let listing = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let lines = listing.split(separator: "\n").dropFirst()
+        #expect(lines.count == 260, "every general-hospital patient, once, with region and sex")
+        let db = try Database(path: c.directories["general-hospital"]!.viewsPath, flags: [.readOnly])
+        let own = Set(try db.rows("SELECT patient_id FROM v_patients").compactMap { $0[0].textValue })
+        #expect(Set(lines.compactMap { $0.split(separator: "\t").first.map(String.init) }) == own)
+
         // A custodian that is not allowed to ask is refused by every site.
         #expect(throws: (any Error).self) { try c.query(as: "general-hospital", policy: "regional-census", sql: Self.census) }
 

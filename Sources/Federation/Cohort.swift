@@ -1,0 +1,39 @@
+import DeidSQL
+import Foundation
+import Ledger
+import SQLiteStore
+
+extension MemberService {
+    /// Where a federated query was submitted: its audit event on this member's ledger.
+    public func submission(_ queryID: String) throws -> (height: Int64, event: JSON)? {
+        for (key, e) in try ledger.entries(prefix: StateKey.auditPrefix("query")) where e["query"]?.stringValue == queryID {
+            let parts = key.split(separator: "/")
+            guard parts.count >= 3, let h = Int64(parts[2]) else { continue }
+            return (h, e)
+        }
+        return nil
+    }
+
+    /// Trial outreach without disclosure: the custodian's own patients behind a federated query's
+    /// counts, each with its row's group keys, evaluated exactly as the member evaluated the query
+    /// (same pinned time and height, same consent filter, same sandbox). For local use only — no API
+    /// serves it, and nothing leaves the custodian.
+    public func cohort(queryID: String, sql: String, parameters: [String: SQLValue]) throws -> (columns: [String], rows: [[SQLValue]]) {
+        guard let (height, e) = try submission(queryID) else { throw Refusal.invalidQuery("no query \(queryID) on this node's ledger") }
+        guard e["query_hash"]?.stringValue == Hash32.sha256(Array(sql.utf8)).hex else {
+            throw Refusal.invalidQuery("this SQL is not the text submitted as \(queryID) (its SHA-256 differs)")
+        }
+        guard let policy = e["policy"]?.stringValue, let requester = e["org"]?.stringValue, let time = e["time"]?.intValue else {
+            throw Refusal.invalidQuery("the submission of \(queryID) is incomplete")
+        }
+        let r = QueryRequest(queryID: queryID, policyID: policy, requester: requester, sql: sql, parameters: parameters, pinnedTime: time, pinnedHeight: height)
+        guard views.height >= height else { throw Refusal.notCaughtUp(views: views.height, needed: height) }
+        let a = try admit(r)
+        let (rw, bindings) = try rewrite(r, a)
+        let sandbox: SandboxConnection
+        do {
+            sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
+        } catch { throw Refusal.sandbox("cannot open the views read-only: \(error)") }
+        do { return try sandbox.query(rw.cohortSQL, bindings: bindings) } catch { throw Refusal.sandbox(error.description) }
+    }
+}
