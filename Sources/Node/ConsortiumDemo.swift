@@ -1,3 +1,4 @@
+import DeidSQL
 import Federation
 import Foundation
 import Ledger
@@ -84,6 +85,16 @@ public final class ConsortiumDemo {
                             parameters: ["min_age": "45", "max_age": "75"], purpose: "cardio-2026 feasibility")
         say(indent(ResultText.render(t)))
         summary.queries += 1
+        say("\n   general-hospital's data steward lists its own eligible patients, locally, to invite them:")
+        say("   tally cohort show \(t.queryID) --dir general-hospital --sql Queries/trial_eligibility.sql --param min_age=45 --param max_age=75")
+        let gh = c.directories["general-hospital"]!
+        let ghKeys = try gh.keys()
+        let ghLedger = try gh.openLedger()
+        let ghMember = MemberService(keys: ghKeys, ledger: ghLedger,
+                                     views: try ViewStore(path: gh.viewsPath, org: ghKeys.org, chain: ghLedger.chain, agreementKey: ghKeys.agreement),
+                                     valueSets: try QueryChecker.loadValueSets(directory: queries.appendingPathComponent("valuesets").path))
+        let cohort = try ghMember.cohort(queryID: t.queryID, sql: try sql("trial_eligibility.sql"), parameters: ["min_age": .integer(45), "max_age": .integer(75)])
+        say("   \(cohort.rows.count) pseudonymous patients (e.g. \(cohort.rows.prefix(2).compactMap { $0.first?.textValue?.prefix(20) }.joined(separator: ", "))…) — the list stays at general-hospital")
 
         say("\n== state-health: influenza-like illness by region and day, last 7 days")
         say("   tally query run --api \(c.apis["state-health"]!) --policy ili-surveillance Queries/ili_surveillance.sql")
@@ -91,6 +102,12 @@ public final class ConsortiumDemo {
         say(indent(ResultText.render(i1)))
         say("   valley-clinic rejected the policy, so its patients are not in these counts.")
         summary.queries += 1
+        let store = try SurveillanceResults(path: c.directories["state-health"]!.url.appendingPathComponent("results.sqlite").path)
+        let pinnedDay = String(MemberService.sqlTime(i1.pinnedTime).prefix(10))
+        let pulled = try SurveillancePull.store(i1, into: store, valueSet: "influenza-like-illness", today: pinnedDay)
+        let again = try SurveillancePull.store(i1, into: store, valueSet: "influenza-like-illness", today: pinnedDay)
+        say("   state-health's scheduled job (tally surveillance pull) stored \(pulled.stored) region-days (today's \(pulled.skippedToday) wait for tomorrow);")
+        say("   run again, it stores \(again.stored): pulls are idempotent. `tally mirror run` copies them to the PostgreSQL warehouse.")
 
         say("\n== state-health: hypertension prevalence by region and age decade")
         let hp = try c.query(as: "state-health", policy: "ili-surveillance", sql: try sql("hypertension_prevalence.sql"))

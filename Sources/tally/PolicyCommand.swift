@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ledger
 import Node
+import NodeAPI
 
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,7 @@ struct PolicyCommand: ParsableCommand {
         )
         @Option(help: "Node directory.") var dir: String
         @Option(help: "Folder the template paths are relative to.") var root: String = "."
+        @Option(help: "A running node's API address (host:port); without it the node directory's ledger is written directly (solo).") var api: String?
         @Argument(help: "Policy file (JSON).") var file: String
 
         func run() throws {
@@ -24,7 +26,6 @@ struct PolicyCommand: ParsableCommand {
             let raw: JSON
             do { raw = try JSON.parse(Array(data)) } catch { throw fail("\(file) is not valid policy JSON (integers only): \(error)") }
             guard case .object(var doc) = raw else { throw fail("\(file) must hold a JSON object") }
-            let node = try SoloNode(directory: NodeDirectory(dir))
             if let days = doc["expires_in_days"]?.intValue {
                 doc["expires"] = .int(Clock.wallMillis() + days * 86_400_000)
                 doc["expires_in_days"] = nil
@@ -36,31 +37,30 @@ struct PolicyCommand: ParsableCommand {
                     return t.setting("sha256", .string(Hash32.sha256(Array(bytes)).hex))
                 })
             }
-            let out = try node.submit([try node.organisationSigner().sign("policy.propose", ["document": .object(doc)])])
-            guard let r = out[0].receipt else { throw fail("\(out[0].error!)") }
-            print("proposed \(r.result["policy"]?.stringValue ?? "?") (hash \(r.result["hash"]?.stringValue?.prefix(16) ?? "")…), status \(r.result["status"]?.stringValue ?? "?")")
+            let result = try submitAsOrganisation(dir: dir, api: api, op: "policy.propose", args: ["document": .object(doc)])
+            print("proposed \(result["policy"]?.stringValue ?? "?") (hash \(result["hash"]?.stringValue?.prefix(16) ?? "")…), status \(result["status"]?.stringValue ?? "?")")
         }
     }
 
     struct Vote: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Approve, reject or withdraw approval of a policy, as this organisation.")
         @Option(help: "Node directory.") var dir: String
+        @Option(help: "A running node's API address (host:port); without it the node directory's ledger is written directly (solo).") var api: String?
         @Argument(help: "approve, reject or withdraw.") var decision: String
         @Argument(help: "Policy id.") var id: String
 
         func run() throws {
-            let node = try SoloNode(directory: NodeDirectory(dir))
-            guard let p = try node.ledger.value(StateKey.policy(id)) else { throw fail("no policy \(id)") }
-            let signer = try node.organisationSigner()
-            let tx: Transaction
+            let nd = try NodeDirectory(dir)
+            guard let p = try nd.openLedger().value(StateKey.policy(id)) else { throw fail("no policy \(id) on this node's ledger") }
+            let result: JSON
             switch decision {
-            case "approve", "reject": tx = signer.sign("policy.vote", ["policy": .string(id), "hash": p["hash"] ?? "", "vote": .string(decision)])
-            case "withdraw": tx = signer.sign("policy.withdraw", ["policy": .string(id)])
+            case "approve", "reject":
+                // The vote names the policy's hash: an organisation approves exactly the text it read.
+                result = try submitAsOrganisation(dir: dir, api: api, op: "policy.vote", args: ["policy": .string(id), "hash": p["hash"] ?? "", "vote": .string(decision)])
+            case "withdraw": result = try submitAsOrganisation(dir: dir, api: api, op: "policy.withdraw", args: ["policy": .string(id)])
             default: throw fail("decision must be approve, reject or withdraw")
             }
-            let out = try node.submit([tx])
-            guard let r = out[0].receipt else { throw fail("\(out[0].error!)") }
-            print("\(node.keys.org) \(decision)s \(id) → status \(r.result["status"]?.stringValue ?? "?")")
+            print("\(nd.org) \(decision)s \(id) → status \(result["status"]?.stringValue ?? "?")")
         }
     }
 
@@ -69,9 +69,9 @@ struct PolicyCommand: ParsableCommand {
         @Option(help: "Node directory.") var dir: String
 
         func run() throws {
-            let node = try SoloNode(directory: NodeDirectory(dir))
+            let ledger = try NodeDirectory(dir).openLedger()
             let now = Clock.wallMillis()
-            for (_, p) in try node.ledger.entries(prefix: "policy/") {
+            for (_, p) in try ledger.entries(prefix: "policy/") {
                 let id = p["id"]?.stringValue ?? "?"
                 print("\(id)  [\(PolicyStatus.derive(p, at: now).rawValue)]  k=\(p["k"]?.intValue ?? 0)  rule=\(p["rule"]?.stringValue ?? "")\(p["rule"]?.stringValue == "quorum" ? " \(p["quorum"]?.intValue ?? 0)" : "")")
                 for c in (p["custodians"]?.arrayValue ?? []).compactMap(\.stringValue) {
@@ -81,4 +81,25 @@ struct PolicyCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// Signs `op` as the directory's organisation and commits it: through a running node's API (following
+/// a not-the-leader answer once), or straight into the directory's ledger when no API is given (solo).
+func submitAsOrganisation(dir: String, api: String?, op: String, args: JSON) throws -> JSON {
+    let nd = try NodeDirectory(dir)
+    guard let api else {
+        let node = try SoloNode(directory: nd)
+        let out = try node.submit([try node.organisationSigner().sign(op, args)])
+        guard let r = out[0].receipt else { throw fail("\(out[0].error!)") }
+        return r.result
+    }
+    let ledger = try nd.openLedger()
+    let tx = TransactionSigner(chain: ledger.chain, identity: nd.org, key: try nd.keys().signing, firstNonce: try ledger.nextNonce(for: nd.org)).sign(op, args)
+    var (code, body) = try HTTP.request("POST", api, "/v1/transactions", body: tx.bytes)
+    if code == 421, let leader = (try? JSON.parse(Array(body.utf8)))?["leader_api"]?.stringValue {
+        (code, body) = try HTTP.request("POST", leader, "/v1/transactions", body: tx.bytes)
+    }
+    let j = try? JSON.parse(Array(body.utf8))
+    guard code == 200, let result = j?["result"] else { throw fail("\(op) not committed (HTTP \(code)): \(j?["error"]?.stringValue ?? body)") }
+    return result
 }
