@@ -69,6 +69,9 @@ public final class ClusterNode: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
     public private(set) var failure: String?
+    /// Called on the Raft thread after each block is written to the ledger; must return at once
+    /// (e.g. signal a condition). Set before `start()`.
+    public var onBlock: (@Sendable () -> Void)?
 
     /// Counters for operators and tests.
     public struct Counters: Sendable {
@@ -419,6 +422,7 @@ public final class ClusterNode: @unchecked Sendable {
             }
         }
         count { $0.blocksCommitted += 1 }
+        onBlock?()
         settle(index: e.index, hash: block.hash)
     }
 

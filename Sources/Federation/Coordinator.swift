@@ -169,6 +169,9 @@ public struct FederatedResult: Sendable {
     /// Cells withheld at the sites, and cells marked suppressed after merging.
     public var cellsSuppressed: Int
     public var rowsSuppressedAfterMerge: Int
+    /// Where the time went, in milliseconds: `submit` (recorded on the ledger), `fanout` (slowest
+    /// site, including its wait for the pinned block), `merge`.
+    public var timings: [String: Double] = [:]
 
     public var isPartial: Bool { !sitesMissing.isEmpty }
 
@@ -180,7 +183,8 @@ public struct FederatedResult: Sendable {
          "sites_refused": .array(sitesRefused.map { ["site": .string($0.site), "code": .string($0.code), "reason": .string($0.reason)] }),
          "sites_missing": .array(sitesMissing.map { ["site": .string($0.site), "reason": .string($0.reason)] }),
          "partial": .bool(isPartial), "rows_suppressed_at_sites": .int(Int64(rowsSuppressedAtSites)),
-         "cells_suppressed": .int(Int64(cellsSuppressed)), "rows_suppressed_after_merge": .int(Int64(rowsSuppressedAfterMerge))]
+         "cells_suppressed": .int(Int64(cellsSuppressed)), "rows_suppressed_after_merge": .int(Int64(rowsSuppressedAfterMerge)),
+         "timings_us": .object(timings.mapValues { .int(Int64(($0 * 1000).rounded())) })]
     }
 
     public init(json: JSON) throws {
@@ -200,6 +204,7 @@ public struct FederatedResult: Sendable {
         rowsSuppressedAtSites = Int(json["rows_suppressed_at_sites"]?.intValue ?? 0)
         cellsSuppressed = Int(json["cells_suppressed"]?.intValue ?? 0)
         rowsSuppressedAfterMerge = Int(json["rows_suppressed_after_merge"]?.intValue ?? 0)
+        timings = (json["timings_us"]?.objectValue ?? [:]).compactMapValues { $0.intValue.map { Double($0) / 1000 } }
     }
 
     init(queryID: String, policyID: String, requester: String, pinnedTime: Int64, height: Int64, k: Int64, columns: [String], rows: [[Cell]],

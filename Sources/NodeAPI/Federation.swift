@@ -37,6 +37,9 @@ public final class FederationServices: @unchecked Sendable {
         viewHeight = views.height
     }
 
+    /// Wakes the view follower (wire it to `ClusterNode.onBlock`).
+    public func blockCommitted() { viewLock.withLock { viewLock.broadcast() } }
+
     /// Follows the ledger: decrypts new blocks into the views as they commit.
     public func startFollowing() {
         let t = Thread { [self] in
@@ -47,7 +50,9 @@ public final class FederationServices: @unchecked Sendable {
                         viewLock.broadcast()
                     }
                 }
-                viewLock.withLock { _ = viewLock.wait(until: Date().addingTimeInterval(0.05)) }
+                viewLock.withLock {
+                    if node.ledger.height <= viewHeight { _ = viewLock.wait(until: Date().addingTimeInterval(0.5)) }
+                }
             }
         }
         t.name = "tally-views"
@@ -107,6 +112,8 @@ public final class FederationServices: @unchecked Sendable {
         if let requesters = stored["document"]?["requesters"]?.arrayValue, !requesters.contains(.string(keys.org)) {
             throw QueryError(status: 403, description: "policy \(policy) does not list \(keys.org) as a requester")
         }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        func ms(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         // 2. Record the submission (query hash, policy, requester, pinned time) before fanning out.
         let args: JSON = ["query_hash": .string(Hash32.sha256(Array(sql.utf8)).hex), "policy": .string(policy),
                           "purpose": .string(String(purpose.prefix(200)))]
@@ -122,16 +129,22 @@ public final class FederationServices: @unchecked Sendable {
         fr.sign(keys.signing)
         // The coordinator reads k from the policy as of the pinned block.
         let until = Date().addingTimeInterval(10)
-        while node.ledger.height < receipt.height && Date() < until { usleep(5_000) }
+        while node.ledger.height < receipt.height && Date() < until { usleep(1_000) }
         let doc = try node.ledger.value(StateKey.policy(policy), asOf: min(receipt.height, node.ledger.height))?["document"]
         let k = max(doc?["k"]?.intValue ?? node.ledger.params.kFloor, node.ledger.params.kFloor)
+        let submitted = ms(since: t0)
         // 3. Fan out to every custodian at once, each with its own deadline.
+        let t1 = DispatchTime.now().uptimeNanoseconds
         let sites = custodians()
         let outcomes = OutcomeBox(count: sites.count)
         DispatchQueue.concurrentPerform(iterations: sites.count) { i in
             outcomes.set(i, ask(sites[i], fr))
         }
-        return Merger.merge(outcomes.all, plan: plan, request: fr, k: k)
+        let fanout = ms(since: t1)
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        var result = Merger.merge(outcomes.all, plan: plan, request: fr, k: k)
+        result.timings = ["submit": submitted, "fanout": fanout, "merge": ms(since: t2)]
+        return result
     }
 
     /// Active members that hold patient records (custodian kinds: hospitals, clinics).

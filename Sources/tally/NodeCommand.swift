@@ -101,13 +101,14 @@ struct NodeCommand: ParsableCommand {
                 let node = try ClusterNode(ledger: ledger, keys: keys, raftPath: nd.url.appendingPathComponent("raft.sqlite").path,
                                            listen: listenAddr, peers: peers, options: options,
                                            log: { FileHandle.standardError.write(Data("[\(org)] \($0)\n".utf8)) })
-                let raftPort = try node.start()
                 var apis = cfg.peers.mapValues(\.api)
                 apis[org] = cfg.api
                 let vsDir = valuesets ?? (FileManager.default.fileExists(atPath: "Queries/valuesets") ? "Queries/valuesets" : nil)
                 let sets = try vsDir.map { try QueryChecker.loadValueSets(directory: $0) } ?? [:]
                 let fed = try FederationServices(node: node, keys: keys, viewsPath: nd.viewsPath, valueSets: sets, apiAddresses: apis,
                                                  log: { FileHandle.standardError.write(Data("[\(org)] \($0)\n".utf8)) })
+                node.onBlock = { [weak fed] in fed?.blockCommitted() }
+                let raftPort = try node.start()
                 fed.startFollowing()
                 defer { fed.stop() }
                 let api = NodeAPI(node: node, apiAddresses: apis, federation: fed)
