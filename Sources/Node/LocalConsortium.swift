@@ -238,7 +238,9 @@ public final class LocalConsortium {
     /// A policy file as a policy document: `expires_in_days` made absolute, templates pinned by SHA-256.
     public static func policyDocument(file: String, root: String) throws -> JSON {
         guard let data = FileManager.default.contents(atPath: file) else { throw Failure("cannot read \(file)") }
-        guard case .object(var doc) = try JSON.parse(Array(data)) else { throw Failure("\(file) must hold a JSON object") }
+        let raw: JSON
+        do { raw = try JSON.parse(Array(data)) } catch { throw Failure("\(file) is not valid policy JSON (integers only): \(error)") }
+        guard case .object(var doc) = raw else { throw Failure("\(file) must hold a JSON object") }
         if let days = doc["expires_in_days"]?.intValue {
             doc["expires"] = .int(Clock.wallMillis() + days * 86_400_000)
             doc["expires_in_days"] = nil

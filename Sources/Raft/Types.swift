@@ -227,14 +227,18 @@ public struct RaftConfig: Sendable {
     }
 }
 
-/// SplitMix64, so the core has deterministic randomness without depending on the ledger target.
-struct RaftRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+/// SplitMix64: the core's (and the simulator's) deterministic randomness, without depending on the
+/// ledger target.
+public struct RaftRandom: Sendable {
+    public var state: UInt64
+    public init(state: UInt64) { self.state = state }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+    public mutating func below(_ n: UInt64) -> UInt64 { n == 0 ? 0 : next() % n }
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

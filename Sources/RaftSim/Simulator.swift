@@ -52,7 +52,7 @@ public final class Simulator {
 
     let seed: UInt64
     let options: Options
-    var rng: SimRandom
+    var rng: RaftRandom
     var now: Int64 = 0
     var queue = EventQueue()
     var nodes: [NodeID: SimNode] = [:]
@@ -85,7 +85,7 @@ public final class Simulator {
     public init(seed: UInt64, options: Options = Options()) {
         self.seed = seed
         self.options = options
-        rng = SimRandom(seed: seed)
+        rng = RaftRandom(state: seed)
         let voters = [3, 5, 7][Int(rng.below(3))]
         report = Report(seed: seed, voters: voters, learners: 1)
         let ids = (1...voters + 1).map { "n\($0)" }
@@ -581,20 +581,6 @@ struct EventQueue {
     private func less(_ a: (time: Int64, seq: UInt64, event: Simulator.Event), _ b: (time: Int64, seq: UInt64, event: Simulator.Event)) -> Bool {
         a.time != b.time ? a.time < b.time : a.seq < b.seq
     }
-}
-
-struct SimRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: UInt64) -> UInt64 { n == 0 ? 0 : next() % n }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 extension Simulator {

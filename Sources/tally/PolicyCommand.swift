@@ -22,22 +22,9 @@ struct PolicyCommand: ParsableCommand {
         @Argument(help: "Policy file (JSON).") var file: String
 
         func run() throws {
-            guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read \(file)") }
-            let raw: JSON
-            do { raw = try JSON.parse(Array(data)) } catch { throw fail("\(file) is not valid policy JSON (integers only): \(error)") }
-            guard case .object(var doc) = raw else { throw fail("\(file) must hold a JSON object") }
-            if let days = doc["expires_in_days"]?.intValue {
-                doc["expires"] = .int(Clock.wallMillis() + days * 86_400_000)
-                doc["expires_in_days"] = nil
-            }
-            if let templates = doc["templates"]?.arrayValue {
-                doc["templates"] = .array(try templates.map { t in
-                    guard let f = t["file"]?.stringValue else { return t }
-                    guard let bytes = FileManager.default.contents(atPath: root + "/" + f) else { throw fail("template \(f) not found under \(root)") }
-                    return t.setting("sha256", .string(Hash32.sha256(Array(bytes)).hex))
-                })
-            }
-            let result = try submitAsOrganisation(dir: dir, api: api, op: "policy.propose", args: ["document": .object(doc)])
+            let doc: JSON
+            do { doc = try LocalConsortium.policyDocument(file: file, root: root) } catch { throw fail("\(error)") }
+            let result = try submitAsOrganisation(dir: dir, api: api, op: "policy.propose", args: ["document": doc])
             print("proposed \(result["policy"]?.stringValue ?? "?") (hash \(result["hash"]?.stringValue?.prefix(16) ?? "")…), status \(result["status"]?.stringValue ?? "?")")
         }
     }
