@@ -117,11 +117,16 @@ struct LoadResult {
 func closedLoop(connections: Int, duration: Double, makeClient: (Int) -> KeepAliveHTTP, request: @escaping @Sendable (KeepAliveHTTP, Int) -> Bool) -> LoadResult {
     let clients = (0..<connections).map(makeClient)
     let lock = NSLock()
-    var result = LoadResult()
+    let box = LoadBox()
     let counter = Counter()
     let t0 = Date()
     let deadline = t0.addingTimeInterval(duration)
-    DispatchQueue.concurrentPerform(iterations: connections) { c in
+    // One thread per connection (concurrentPerform would run only as many as there are cores).
+    let group = DispatchGroup()
+    for c in 0..<connections {
+        group.enter()
+        Thread {
+        defer { group.leave() }
         var lat: [Double] = []
         var ok = 0, failed = 0
         while Date() < deadline {
@@ -135,14 +140,19 @@ func closedLoop(connections: Int, duration: Double, makeClient: (Int) -> KeepAli
             }
         }
         lock.withLock {
-            result.ok += ok
-            result.failed += failed
-            result.latencies += lat
+            box.value.ok += ok
+            box.value.failed += failed
+            box.value.latencies += lat
         }
+        }.start()
     }
+    group.wait()
+    var result = box.value
     result.seconds = Date().timeIntervalSince(t0)
     return result
 }
+
+final class LoadBox: @unchecked Sendable { var value = LoadResult() }
 
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()

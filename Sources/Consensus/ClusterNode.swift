@@ -100,18 +100,24 @@ public final class ClusterNode: @unchecked Sendable {
         var peerTurn = 0
     }
 
+    /// One submitter's slot: finished once, by the loop (outcome) or by its timeout, whichever is first.
     final class Waiter: @unchecked Sendable {
         let sem = DispatchSemaphore(value: 0)
         var result: SubmitResult = .unknown("no answer")
         private var done = false
         private let lock = NSLock()
+        private let callback: (@Sendable (SubmitResult) -> Void)?
+        init(_ callback: (@Sendable (SubmitResult) -> Void)? = nil) { self.callback = callback }
         func finish(_ r: SubmitResult) {
-            lock.withLock {
-                guard !done else { return }
+            let first = lock.withLock { () -> Bool in
+                guard !done else { return false }
                 done = true
                 result = r
-                sem.signal()
+                return true
             }
+            guard first else { return }
+            sem.signal()
+            callback?(r)
         }
     }
 
@@ -176,12 +182,27 @@ public final class ClusterNode: @unchecked Sendable {
 
     /// Submits one transaction and waits for its block to commit (or `timeout`).
     public func submit(_ bytes: [UInt8], timeout: TimeInterval = 10) -> SubmitResult {
+        let w = Waiter()
+        enqueue(bytes, w, timeout: timeout)
+        w.sem.wait()
+        return w.result
+    }
+
+    /// Submits one transaction; `completion` runs once with the outcome (on the node's thread or a
+    /// timer's). Blocks no thread while the block commits — what a server with many clients needs.
+    public func submit(_ bytes: [UInt8], timeout: TimeInterval = 10, completion: @escaping @Sendable (SubmitResult) -> Void) {
+        enqueue(bytes, Waiter(completion), timeout: timeout)
+    }
+
+    private func enqueue(_ bytes: [UInt8], _ w: Waiter, timeout: TimeInterval) {
         let tx: Transaction
         do throws(TransactionError) {
             tx = try Transaction(decoding: bytes, maxBytes: Int(ledger.params.maxTransactionBytes))
-        } catch { return .refused(error) }
-        let w = Waiter()
-        let queued: SubmitResult? = cond.withLock {
+        } catch {
+            w.finish(.refused(error))
+            return
+        }
+        let refusal: SubmitResult? = cond.withLock {
             guard running, failure == nil else { return .unknown("node is not running" + (failure.map { ": \($0)" } ?? "")) }
             guard statusCache.role == .leader else { return .notLeader(leader: statusCache.leader) }
             guard pending.count < options.maxPending else { return .unknown("the node's queue is full; retry shortly") }
@@ -189,11 +210,11 @@ public final class ClusterNode: @unchecked Sendable {
             cond.signal()
             return nil
         }
-        if let q = queued { return q }
-        if w.sem.wait(timeout: .now() + timeout) == .timedOut {
-            w.finish(.unknown("no commit within \(Int(timeout)) s"))
+        if let r = refusal {
+            w.finish(r)
+            return
         }
-        return w.result
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { w.finish(.unknown("no commit within \(Int(timeout)) s")) }
     }
 
     /// Submits many transactions at once (one block when they fit) and waits for all of them.
@@ -330,13 +351,17 @@ public final class ClusterNode: @unchecked Sendable {
     private func build(_ fresh: [(Transaction, Waiter)]) {
         building = true
         let ledger = self.ledger, keys = self.keys, time = clock()
-        DispatchQueue.global().async { [self] in
+        // Its own thread, not the shared pool: submitters or servers blocking pool threads must not
+        // starve the block builder.
+        let t = Thread { [self] in
             let r = Result { try ledger.propose(fresh.map(\.0), proposer: keys, time: time) }
             cond.withLock {
                 built = (r, fresh)
                 cond.signal()
             }
         }
+        t.name = "tally-builder"
+        t.start()
     }
 
     /// Proposes a built block, if this node still leads and the block still extends the head.

@@ -137,9 +137,17 @@ public final class FederationServices: @unchecked Sendable {
         let t1 = DispatchTime.now().uptimeNanoseconds
         let sites = custodians()
         let outcomes = OutcomeBox(count: sites.count)
-        DispatchQueue.concurrentPerform(iterations: sites.count) { i in
-            outcomes.set(i, ask(sites[i], fr))
+        // A thread per site: all sites are asked at once however many cores there are.
+        let group = DispatchGroup()
+        for (i, site) in sites.enumerated() {
+            group.enter()
+            let request = fr
+            Thread { [self] in
+                outcomes.set(i, ask(site, request))
+                group.leave()
+            }.start()
         }
+        group.wait()
         let fanout = ms(since: t1)
         let t2 = DispatchTime.now().uptimeNanoseconds
         var result = Merger.merge(outcomes.all, plan: plan, request: fr, k: k)

@@ -47,7 +47,7 @@ public struct NodeAPI: Sendable {
             let node = api.node
             let timeout = api.submitTimeout
             let result = await withCheckedContinuation { (c: CheckedContinuation<SubmitResult, Never>) in
-                DispatchQueue.global().async { c.resume(returning: node.submit(bytes, timeout: timeout)) }
+                node.submit(bytes, timeout: timeout) { c.resume(returning: $0) }
             }
             return api.response(for: result)
         }
@@ -70,9 +70,7 @@ public struct NodeAPI: Sendable {
             }
             let node = api.node
             let batch = txs
-            let results = await withCheckedContinuation { (c: CheckedContinuation<[SubmitResult], Never>) in
-                DispatchQueue.global().async { c.resume(returning: node.submit(many: batch, timeout: 60)) }
-            }
+            let results = await offload { node.submit(many: batch, timeout: 60) }
             if case .notLeader = results.first, results.allSatisfy({ if case .notLeader = $0 { return true } else { return false } }) {
                 return api.response(for: results[0])
             }
@@ -100,9 +98,7 @@ public struct NodeAPI: Sendable {
                 guard let j = try? JSON.parse(Array(body.readableBytesView)), let fr = try? FederatedRequest(json: j) else {
                     return api.json(.badRequest, ["error": "expected a signed federated request"])
                 }
-                let outcome = await withCheckedContinuation { (c: CheckedContinuation<FederationServices.SiteOutcomeJSON, Never>) in
-                    DispatchQueue.global().async { c.resume(returning: fed.answer(fr)) }
-                }
+                let outcome = await offload { fed.answer(fr) }
                 switch outcome {
                 case .answered(let r): return api.json(.ok, r.json)
                 case .refused(let code, let reason): return api.json(.forbidden, ["code": .string(code), "reason": .string(reason)])
@@ -115,9 +111,7 @@ public struct NodeAPI: Sendable {
                 }
                 let params = (j["parameters"]?.objectValue ?? [:]).compactMapValues { $0.stringValue ?? $0.intValue.map(String.init) }
                 let purpose = j["purpose"]?.stringValue ?? ""
-                let result = await withCheckedContinuation { (c: CheckedContinuation<Result<FederatedResult, Error>, Never>) in
-                    DispatchQueue.global().async { c.resume(returning: Result { try fed.coordinate(policy: policy, sql: sql, parameters: params, purpose: purpose) }) }
-                }
+                let result = await offload { Result { try fed.coordinate(policy: policy, sql: sql, parameters: params, purpose: purpose) } }
                 switch result {
                 case .success(let r): return api.json(.ok, r.json)
                 case .failure(let e as FederationServices.QueryError): return api.json(.init(code: e.status), ["error": .string(e.description)])
@@ -182,5 +176,15 @@ public struct NodeAPI: Sendable {
     func json(_ status: HTTPResponse.Status, _ body: JSON) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],
                  body: .init(byteBuffer: ByteBuffer(string: body.canonicalString + "\n")))
+    }
+}
+
+/// Runs blocking work (waiting on commits, on other nodes) on a thread of its own, so it never holds a
+/// Swift-concurrency or shared-pool thread.
+func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
+        let t = Thread { c.resume(returning: body()) }
+        t.name = "tally-api-work"
+        t.start()
     }
 }
