@@ -267,8 +267,8 @@ public final class LocalConsortium {
     }
 }
 
-/// Waits for a condition with a deadline, polling every 25 ms.
-func poll(seconds: Double, _ cond: () -> Bool) -> Bool {
+/// Waits for a condition with a deadline, polling every 25 ms (bounded; never a fixed sleep).
+public func poll(seconds: Double, _ cond: () -> Bool) -> Bool {
     let end = Date().addingTimeInterval(seconds)
     while Date() < end {
         if cond() { return true }

@@ -84,7 +84,7 @@ import Testing
 
         func leader() -> String? {
             var found: String?
-            _ = pollUntil(seconds: 20) {
+            _ = poll(seconds: 20) {
                 found = orgs.first { nodes[$0]?.process != nil && nodes[$0]!.status()?["role"]?.stringValue == "leader" }
                 return found != nil
             }
@@ -120,7 +120,7 @@ import Testing
 
         // Restart the killed node from its files (cluster.json remembers its addresses); it catches up.
         try nodes[victim]!.start([])
-        #expect(pollUntil(seconds: 30) {
+        #expect(poll(seconds: 30) {
             let hs = orgs.compactMap { nodes[$0]!.status()?["height"]?.intValue }
             return hs.count == 3 && Set(hs).count == 1
         }, "all three nodes reach the same height")
@@ -148,14 +148,4 @@ final class Acks: @unchecked Sendable {
     func add(_ h: Hash32) { lock.withLock { hashes.append(h) } }
     var count: Int { lock.withLock { hashes.count } }
     var all: [Hash32] { lock.withLock { hashes } }
-}
-
-/// Waits for a condition with a deadline, polling every 20 ms (bounded; never a fixed sleep).
-func pollUntil(seconds: Double, _ cond: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if cond() { return true }
-        usleep(20_000)
-    }
-    return cond()
 }
