@@ -430,8 +430,9 @@ public final class ClusterNode: @unchecked Sendable {
         let h = block.header.height
         if h <= ledger.height {
             // Replayed after a restart, or a stale block that lost to another leader's.
-            if try ledger.block(at: h).hash != block.hash { log("entry \(e.index): stale block for height \(h); skipped") }
-            settle(index: e.index, hash: try ledger.block(at: h).hash == block.hash ? block.hash : nil)
+            let replayed = try ledger.block(at: h).hash == block.hash
+            if !replayed { log("entry \(e.index): stale block for height \(h); skipped") }
+            settle(index: e.index, hash: replayed ? block.hash : nil)
             return
         }
         if let f = inFlight, f.index == e.index, f.proposal.block.hash == block.hash {

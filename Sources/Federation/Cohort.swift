@@ -30,10 +30,6 @@ extension MemberService {
         guard views.height >= height else { throw Refusal.notCaughtUp(views: views.height, needed: height) }
         let a = try admit(r)
         let (rw, bindings) = try rewrite(r, a)
-        let sandbox: SandboxConnection
-        do {
-            sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
-        } catch { throw Refusal.sandbox("cannot open the views read-only: \(error)") }
-        do { return try sandbox.query(rw.cohortSQL, bindings: bindings) } catch { throw Refusal.sandbox(error.description) }
+        return try runSandboxed(rw.cohortSQL, bindings: bindings)
     }
 }

@@ -85,20 +85,19 @@ extension MemberService {
               e["query_hash"]?.stringValue == fr.sqlHash, e["org"]?.stringValue == fr.requester else {
             throw FederationError.notSubmitted("no audit.query submission \(fr.queryID) at block \(fr.pinnedHeight) with this SQL")
         }
-        let declared = (try? admit(QueryRequest(queryID: fr.queryID, policyID: fr.policyID, requester: fr.requester, sql: fr.sql,
-                                               pinnedTime: fr.pinnedTime, pinnedHeight: fr.pinnedHeight)).allowances.parameters) ?? nil
-        var params: [String: SQLValue] = [:]
+        var r = QueryRequest(queryID: fr.queryID, policyID: fr.policyID, requester: fr.requester, sql: fr.sql,
+                             pinnedTime: fr.pinnedTime, pinnedHeight: fr.pinnedHeight)
+        // Admitted once: the policy's declared parameter types say how the text values are bound.
+        let a = try admit(r)
         for (k, v) in fr.parameters {
-            if let t = declared?[k], t == "int" || t == "integer" {
+            if let t = a.allowances.parameters?[k], t == "int" || t == "integer" {
                 guard let i = Int64(v) else { throw Refusal.parameter("\(k) must be an integer") }
-                params[k] = .integer(i)
+                r.parameters[k] = .integer(i)
             } else {
-                params[k] = .text(v)
+                r.parameters[k] = .text(v)
             }
         }
-        let r = QueryRequest(queryID: fr.queryID, policyID: fr.policyID, requester: fr.requester, sql: fr.sql, parameters: params,
-                             pinnedTime: fr.pinnedTime, pinnedHeight: fr.pinnedHeight)
-        return try evaluate(r).result
+        return try evaluate(r, admitted: a).result
     }
 }
 

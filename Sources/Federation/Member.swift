@@ -249,14 +249,23 @@ public final class MemberService {
     /// Runs a query and applies disclosure control. Unsigned results are what `preview` shows.
     public func evaluate(_ r: QueryRequest, sign: Bool = true) throws(Refusal) -> (result: SiteResult, plan: MergePlan) {
         guard views.height >= r.pinnedHeight else { throw .notCaughtUp(views: views.height, needed: r.pinnedHeight) }
-        let a = try admit(r)
-        let (sql, plan, bindings) = try self.plan(r, a)
+        return try evaluate(r, admitted: try admit(r), sign: sign)
+    }
+
+    /// Runs rewritten SQL on a fresh read-only sandbox connection over the views.
+    func runSandboxed(_ sql: String, bindings: [String: SQLValue]) throws(Refusal) -> (columns: [String], rows: [[SQLValue]]) {
         let sandbox: SandboxConnection
         do {
             sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
         } catch { throw .sandbox("cannot open the views read-only: \(error)") }
-        let out: (columns: [String], rows: [[SQLValue]])
-        do { out = try sandbox.query(sql, bindings: bindings) } catch { throw .sandbox(error.description) }
+        do { return try sandbox.query(sql, bindings: bindings) } catch { throw .sandbox(error.description) }
+    }
+
+    /// Evaluates a request already admitted as `a`.
+    func evaluate(_ r: QueryRequest, admitted a: Admission, sign: Bool = true) throws(Refusal) -> (result: SiteResult, plan: MergePlan) {
+        guard views.height >= r.pinnedHeight else { throw .notCaughtUp(views: views.height, needed: r.pinnedHeight) }
+        let (sql, plan, bindings) = try self.plan(r, a)
+        let out = try runSandboxed(sql, bindings: bindings)
         let disclosed = Disclosure.apply(rows: out.rows, plan: plan, k: a.k)
         var result = SiteResult(site: org, queryID: r.queryID, policyID: r.policyID, pinnedTime: r.pinnedTime, height: r.pinnedHeight, k: a.k,
                                 columns: plan.siteColumns.map(\.name), rows: disclosed.rows, suppressedRows: disclosed.suppressedRows,

@@ -108,7 +108,14 @@ public final class FederationServices: @unchecked Sendable {
         do { plan = try MemberService.rewrittenSQL(sql, valueSets: valueSets).plan } catch {
             throw QueryError(status: 400, description: "\(error)")
         }
-        guard let stored = try node.ledger.value(StateKey.policy(policy)) else { throw QueryError(status: 404, description: "no policy \(policy) on the ledger") }
+        // A policy just voted on may not have reached this node yet: wait for it briefly (bounded).
+        var stored = try node.ledger.value(StateKey.policy(policy))
+        let deadline = Date().addingTimeInterval(5)
+        while stored == nil, Date() < deadline {
+            usleep(20_000)
+            stored = try node.ledger.value(StateKey.policy(policy))
+        }
+        guard let stored else { throw QueryError(status: 404, description: "no policy \(policy) on this node's ledger") }
         if let requesters = stored["document"]?["requesters"]?.arrayValue, !requesters.contains(.string(keys.org)) {
             throw QueryError(status: 403, description: "policy \(policy) does not list \(keys.org) as a requester")
         }

@@ -64,7 +64,7 @@ struct RaftLog {
     /// first entry that conflicted (for the caller's safety check), or nil.
     @discardableResult
     mutating func truncateAndAppend(_ new: [Entry]) -> UInt64? {
-        guard let first = new.first else { return nil }
+        guard !new.isEmpty else { return nil }
         // Skip entries already present with the same term.
         var k = 0
         while k < new.count, let t = term(new[k].index), t == new[k].term { k += 1 }
@@ -77,7 +77,6 @@ struct RaftLog {
             entries.removeLast(Int(lastIndex - from + 1))
             stable = min(stable, from - 1)
         }
-        _ = first
         unstableFrom = min(unstableFrom, from)
         for e in new[k...] { append(e) }
         return conflict

@@ -244,6 +244,7 @@ public final class RaftNode {
     public var logEntries: [Entry] { log.entries }
     public var lastIndex: UInt64 { log.lastIndex }
     public func term(at index: UInt64) -> UInt64? { log.term(index) }
+    public func entry(at index: UInt64) -> Entry? { log.entry(index) }
 
     // MARK: roles
 

@@ -444,16 +444,14 @@ public final class Simulator {
     func checkLogMatching() {
         let live = order.compactMap { nodes[$0] }.filter { $0.up }
         for i in 0..<live.count {
-            for j in (i + 1)..<max(live.count, i + 1) {
+            for j in (i + 1)..<live.count {
                 let a = live[i].raft, b = live[j].raft
                 var idx = min(a.lastIndex, b.lastIndex)
                 let floor = max(a.status.snapshotIndex, b.status.snapshotIndex)
                 while idx > floor, a.term(at: idx) != b.term(at: idx) { idx -= 1 }
-                let ea = a.logEntries, eb = b.logEntries
-                let da = Dictionary(uniqueKeysWithValues: ea.map { ($0.index, $0) })
                 var k = idx
                 while k > floor {
-                    if let x = da[k], let y = eb.first(where: { $0.index == k }), x != y {
+                    if let x = a.entry(at: k), let y = b.entry(at: k), x != y {
                         fail("log matching: \(live[i].id) and \(live[j].id) agree on term at \(idx) but differ at \(k)")
                         return
                     }

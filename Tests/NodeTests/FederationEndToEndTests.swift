@@ -69,6 +69,7 @@ import Testing
             try c.commit([try c.signer(org).sign("policy.vote", ["policy": "regional-census", "hash": hash, "vote": .string(vote)])])
         }
 
+        #expect(c.waitForHeight(try c.directories["valley-clinic"]!.openLedger().height), "the requester's node has the votes")
         // All three up: two answer, the one that rejected the policy refuses and is named.
         let r1 = try c.query(as: "state-health", policy: "regional-census", sql: Self.census)
         #expect(r1.sitesAnswered == ["city-medical", "general-hospital"])
