@@ -50,11 +50,12 @@ let package = Package(
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
         .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
         .target(name: "Warehouse", dependencies: ["CPostgres", "Ledger", "Federation"]),
-        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse", "Consensus", "NodeAPI"]),
+        .target(name: "Workflows", dependencies: ["Ledger", "Federation", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse", "Consensus", "NodeAPI", "Workflows"]),
         .executableTarget(
             name: "tally",
             dependencies: [
-                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse", "Raft", "RaftSim", "Consensus", "NodeAPI",
+                "Node", "Ledger", "DeidSQL", "Federation", "Ingest", "Warehouse", "Raft", "RaftSim", "Consensus", "NodeAPI", "Workflows",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +73,7 @@ let package = Package(
                     exclude: ["Golden"]),
         .testTarget(name: "FederationTests", dependencies: ["Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "Federation", "Ledger", "DeidSQL", "SQLiteStore"]),
         .testTarget(name: "WarehouseTests", dependencies: ["Warehouse", "Ledger", "Federation"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Ledger", "Consensus", "NodeAPI", "tally"]),
     ],

@@ -253,6 +253,12 @@ public final class ViewStore {
         try db.scalar("SELECT count(*) FROM v_\(table)")?.intValue ?? 0
     }
 
+    /// The record key of this site's encounter with `patient` on `date` (YYYY-MM-DD), for a claim's evidence.
+    public func encounterRecord(patient: String, date: String, site: String) throws -> String? {
+        try cachedRows("SELECT record_key FROM v_encounters WHERE patient_id = ? AND site = ? AND substr(service_date, 1, 10) = ? ORDER BY record_key LIMIT 1",
+                       [.text(patient), .text(site), .text(date)]).first?.first?.textValue
+    }
+
     /// For tests and benchmarks that need direct access to the view file.
     public var database: Database { db }
 }

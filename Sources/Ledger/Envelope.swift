@@ -121,24 +121,35 @@ public struct RecordBatch {
         public var type: String
         public var version: Int64
         public var plaintext: [UInt8]
-        public init(key: String, patient: String, type: String, version: Int64 = 1, plaintext: [UInt8]) {
+        /// For encounters: the date of service, committed publicly (see `ServiceCommitment`).
+        public var serviceDate: String?
+        public init(key: String, patient: String, type: String, version: Int64 = 1, plaintext: [UInt8], serviceDate: String? = nil) {
             self.key = key
             self.patient = patient
             self.type = type
             self.version = version
             self.plaintext = plaintext
+            self.serviceDate = serviceDate
         }
     }
 
-    public static func arguments(chain: String, keysetID: String, readers: [String: String], writers: [String], items: [Item]) throws -> JSON {
+    /// `serviceSecret` (the writer's `ServiceCommitment.secret`) adds a service commitment to every
+    /// item with a `serviceDate`, naming the first writer as the provider.
+    public static func arguments(chain: String, keysetID: String, readers: [String: String], writers: [String], items: [Item],
+                                 serviceSecret: [UInt8]? = nil) throws -> JSON {
         let ks = try Envelope.makeKeySet(chain: chain, id: keysetID, readers: readers)
         var records: [JSON] = []
         records.reserveCapacity(items.count)
         for it in items {
             let (sealed, commitment) = try Envelope.seal(it.plaintext, key: it.key, version: it.version, keyset: ks)
-            records.append(["key": .string(it.key), "patient": .string(it.patient), "type": .string(it.type), "version": .int(it.version),
-                            "keyset": .string(ks.id), "sealed": .string(sealed.base64), "commitment": .string(commitment.hex),
-                            "writers": .array(writers.map { .string($0) })])
+            var r: JSON = ["key": .string(it.key), "patient": .string(it.patient), "type": .string(it.type), "version": .int(it.version),
+                           "keyset": .string(ks.id), "sealed": .string(sealed.base64), "commitment": .string(commitment.hex),
+                           "writers": .array(writers.map { .string($0) })]
+            if let secret = serviceSecret, let date = it.serviceDate, let provider = writers.first {
+                let salt = ServiceCommitment.salt(secret: secret, recordKey: it.key)
+                r = r.setting("service", .string(ServiceCommitment.commitment(salt: salt, patient: it.patient, provider: provider, date: date).hex))
+            }
+            records.append(r)
         }
         return ["keysets": [ks.json], "records": .array(records)]
     }

@@ -23,6 +23,11 @@ public enum Contracts {
         "record.put": ([Role.organisation, Role.physician, Role.dataSteward, Role.admin], RecordContract.put),
         "audit.decrypt": ([Role.organisation, Role.physician, Role.dataSteward, Role.claimsOfficer, Role.auditor, Role.admin, Role.analyst], AuditContract.decrypt),
         "audit.query": ([Role.organisation, Role.analyst, Role.dataSteward, Role.admin], AuditContract.query),
+        "audit.result": ([Role.organisation, Role.analyst, Role.dataSteward, Role.admin], AuditContract.result),
+        "claim.authorise": ([Role.organisation, Role.claimsOfficer, Role.admin], ClaimContract.authorise),
+        "claim.submit": ([Role.organisation, Role.claimsOfficer, Role.dataSteward, Role.admin], ClaimContract.submit),
+        "claim.decide": ([Role.organisation, Role.claimsOfficer, Role.admin], ClaimContract.decide),
+        "anchor.record": ([Role.organisation, Role.analyst, Role.dataSteward, Role.auditor, Role.admin], AnchorContract.record),
     ]
 
     public static var operationNames: [String] { operations.keys.sorted() }
@@ -88,6 +93,11 @@ public enum StateKey {
     public static func record(_ key: String) -> String { "record/\(key)" }
     public static func keyset(_ id: String) -> String { "keyset/\(id)" }
     public static func auditPrefix(_ subject: String) -> String { "audit/\(subject)/" }
+    public static func claim(_ id: String) -> String { "claim/\(id)" }
+    public static func payerAuthorisation(payer: String, provider: String) -> String { "payer/\(payer)/provider/\(provider)" }
+    public static func anchor(_ sha256: String) -> String { "anchor/\(sha256)" }
+    public static func anchorLabel(org: String, label: String) -> String { "anchor-label/\(org)/\(label)" }
+    public static func query(_ id: String) -> String { "query/\(id)" }
 }
 
 /// Typed access to a transaction's arguments; a missing or mistyped field is a malformed transaction.

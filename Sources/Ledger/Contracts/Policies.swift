@@ -132,6 +132,29 @@ enum AuditContract {
         try ctx.record("query", "query.submitted", ["query": .string(queryID), "query_hash": .string(hash), "policy": .string(policy),
                                                     "policy_status": .string(PolicyStatus.derive(p, at: ctx.time).rawValue),
                                                     "purpose": .string(purpose)])
+        try ctx.write(StateKey.query(queryID), ["query": .string(queryID), "query_hash": .string(hash), "policy": .string(policy),
+                                                "requester": .string(ctx.sender.org), "submitted_by": .string(ctx.sender.id),
+                                                "time": .int(ctx.time), "height": .int(ctx.height), "tx": .string(ctx.txHash.hex)])
         return ["query": .string(queryID), "pinned_time": .int(ctx.time), "height": .int(ctx.height)]
+    }
+
+    /// `audit.result`: the requester's coordinator records which custodians answered a query, which
+    /// refused and which did not answer — names only, never a count or a row.
+    static func result(_ ctx: ExecutionContext, _ args: Args) throws(TransactionError) -> JSON {
+        let id = try args.string("query")
+        guard var q = try ctx.read(StateKey.query(id)) else { throw .rejected("no query \(id)") }
+        guard q["requester"]?.stringValue == ctx.sender.org else { throw .unauthorised("only the query's requester records its outcome") }
+        guard q["sites"] == nil else { throw .rejected("the outcome of \(id) is already recorded") }
+        var sites: [String: JSON] = [:]
+        for field in ["answered", "refused", "missing"] {
+            let orgs = try args.strings(field)
+            guard orgs.count <= 256 else { throw .malformed("\(field) lists too many sites") }
+            for o in orgs where !Member.isValidID(o) { throw .malformed("\(field) names an invalid organisation id") }
+            sites[field] = .array(orgs.sorted().map { .string($0) })
+        }
+        q = q.setting("sites", .object(sites)).setting("result_tx", .string(ctx.txHash.hex))
+        try ctx.write(StateKey.query(id), q)
+        try ctx.record("query", "query.answered", ["query": .string(id), "answered": sites["answered"]!, "refused": sites["refused"]!, "missing": sites["missing"]!])
+        return ["query": .string(id)]
     }
 }

@@ -43,6 +43,8 @@ enum RecordContract {
             let commitment = try a.string("commitment")
             let type = try a.optionalString("type", maxLength: 64) ?? "record"
             guard commitment.utf8.count == 64, [UInt8](hex: commitment) != nil else { throw .malformed("commitment must be 64 hex characters") }
+            let service = try a.optionalString("service", maxLength: 64)
+            if let service, service.utf8.count != 64 || [UInt8](hex: service) == nil { throw .malformed("service commitment must be 64 hex characters") }
             let writers = try a.strings("writers")
             guard !writers.isEmpty else { throw .malformed("record \(key) has no writers") }
             let readers: [JSON]
@@ -68,11 +70,13 @@ enum RecordContract {
                 }
                 newPerPatient[patient, default: 0] += 1
             }
-            try ctx.write(StateKey.record(key), ["key": .string(key), "patient": .string(patient), "version": .int(version),
-                                                 "type": .string(type), "keyset": .string(keyset), "sealed": .string(sealed),
-                                                 "commitment": .string(commitment), "readers": .array(readers),
-                                                 "writers": .array(writers.map { .string($0) }), "author": .string(ctx.sender.id),
-                                                 "written_at": .int(ctx.time)])
+            var stored: JSON = ["key": .string(key), "patient": .string(patient), "version": .int(version),
+                                "type": .string(type), "keyset": .string(keyset), "sealed": .string(sealed),
+                                "commitment": .string(commitment), "readers": .array(readers),
+                                "writers": .array(writers.map { .string($0) }), "author": .string(ctx.sender.id),
+                                "written_at": .int(ctx.time)]
+            if let service { stored = stored.setting("service", .string(service)) }
+            try ctx.write(StateKey.record(key), stored)
         }
         for (patient, n) in newPerPatient.sorted(by: { $0.key < $1.key }) {
             try PatientContract.noteRecords(ctx, patient: patient, org: ctx.sender.org, count: n)
