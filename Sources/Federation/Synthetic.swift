@@ -70,7 +70,7 @@ public struct SyntheticPopulation {
                 encounterIDs.append(eid)
                 let date = Self.day(today, minus: Int.random(in: 0...364, using: &rng))
                 items.append(.init(key: "\(site)/encounter/\(n)-\(v)", patient: "", type: "Encounter",
-                                   plaintext: RecordPayload.encounter(id: eid, date: date, kind: ["ambulatory", "emergency", "inpatient", "wellness"].randomElement(using: &rng)!, region: region).bytes))
+                                   plaintext: RecordPayload.encounter(id: eid, date: date, kind: ["ambulatory", "emergency", "inpatient", "wellness"].randomElement(using: &rng)!, region: region).bytes, serviceDate: date))
             }
             let hypertensive = Double.random(in: 0..<1, using: &rng) < min(0.7, Double(max(age - 20, 0)) / 90)
             if hypertensive {

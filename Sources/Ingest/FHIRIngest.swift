@@ -14,6 +14,9 @@ public final class FHIRIngest {
         public var readers: [String: String]
         public var recordsPerTransaction = 1000
         public var quarantinePath: String?
+        /// The site's `ServiceCommitment.secret`: when set, each encounter gets a public service
+        /// commitment that lets a payer check a claim without reading the record.
+        public var serviceSecret: [UInt8]?
         public init(org: String, readers: [String: String]) {
             self.org = org
             self.readers = readers
@@ -189,7 +192,8 @@ public final class FHIRIngest {
         func flush() throws {
             guard !batch.isEmpty else { return }
             let ksID = "ks-" + Hash32.sha256(Array(batch.map(\.key).joined(separator: "\n").utf8)).hex.prefix(24)
-            let args = try RecordBatch.arguments(chain: ledger.chain, keysetID: String(ksID), readers: options.readers, writers: [options.org], items: batch)
+            let args = try RecordBatch.arguments(chain: ledger.chain, keysetID: String(ksID), readers: options.readers, writers: [options.org], items: batch,
+                                                 serviceSecret: options.serviceSecret)
             let out = try submit([signer.sign("record.put", args)])
             if let e = out[0].error { throw FHIRError("a batch of \(batch.count) records was refused: \(e)") }
             summary.transactions += 1
@@ -203,7 +207,9 @@ public final class FHIRIngest {
                 summary.alreadyPresent[p.type, default: 0] += 1
                 continue
             }
-            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, plaintext: p.payload))
+            var serviceDate: String?
+            if p.type == "Encounter", case .encounter(_, let date, _, _)? = try? RecordPayload(bytes: p.payload) { serviceDate = String(date.prefix(10)) }
+            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, plaintext: p.payload, serviceDate: serviceDate))
             if batch.count >= options.recordsPerTransaction { try flush() }
         }
         try flush()

@@ -136,6 +136,9 @@ public final class LocalConsortium {
 
     // MARK: acting as each organisation
 
+    /// Forgets the cached signers, after other programs (the CLI) signed for the organisations.
+    public func refreshSigners() { signers.removeAll() }
+
     /// The organisation's own signer (nonces continue from its ledger copy).
     public func signer(_ org: String) throws -> TransactionSigner {
         if let s = signers[org] { return s }
@@ -220,10 +223,11 @@ public final class LocalConsortium {
             try commit(registrations)
             var batches: [Transaction] = []
             var i = 0
+            let serviceSecret = ServiceCommitment.secret(try directories[s.org]!.keys())
             while i < items.count {
                 let chunk = Array(items[i..<min(i + 500, items.count)])
                 let args = try RecordBatch.arguments(chain: genesis.chain, keysetID: "ks-\(s.org)-\(batches.count)", readers: [s.org: encryptionKeys[s.org]!],
-                                                     writers: [s.org], items: chunk)
+                                                     writers: [s.org], items: chunk, serviceSecret: serviceSecret)
                 batches.append(doctor.sign("record.put", args))
                 i += chunk.count
             }

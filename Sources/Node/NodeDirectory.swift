@@ -69,6 +69,19 @@ public struct NodeDirectory {
 
     public func consortiumSecret() throws -> [UInt8] { try KeyFile.read(consortiumSecretPath) }
 
+    /// A user's signing key file (`keys/users/NAME.key`, mode 0600), written by `tally identity enroll`.
+    public func userKeyPath(_ name: String) -> String { url.appendingPathComponent("keys/users/\(name).key").path }
+
+    /// The signing key of this organisation's user `name`.
+    public func userKey(_ name: String) throws -> SigningKey {
+        guard Member.isValidID(name) else { throw Error("user names are lowercase letters, digits and '-'") }
+        let path = userKeyPath(name)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw Error("no key for user \(name) in \(url.path) (enrol one with: tally identity enroll --dir \(url.path) --name \(name) --role ROLE)")
+        }
+        return try SigningKey(rawRepresentation: KeyFile.read(path))
+    }
+
     public func genesis() throws -> Genesis {
         guard FileManager.default.fileExists(atPath: genesisPath) else { throw Error("no genesis.json in \(url.path); join a consortium with `tally init --genesis FILE`") }
         return try Genesis.load(path: genesisPath)

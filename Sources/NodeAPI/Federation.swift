@@ -24,6 +24,12 @@ public final class FederationServices: @unchecked Sendable {
     private let signerLock = NSLock()
     private var signer: TransactionSigner?
     let log: @Sendable (String) -> Void
+    /// Query outcomes waiting to be recorded (`audit.result`), off the requester's path; bounded.
+    private let outcomes = NSCondition()
+    private var outcomeQueue: [(query: String, answered: [String], refused: [String], missing: [String])] = []
+    private var outcomeThread: Thread?
+    private var outcomesStopped = false
+    public static let maxPendingOutcomes = 256
 
     public init(node: ClusterNode, keys: OrganisationKeys, viewsPath: String, valueSets: [String: ValueSet], apiAddresses: [String: String],
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws {
@@ -59,7 +65,10 @@ public final class FederationServices: @unchecked Sendable {
         t.start()
     }
 
-    public func stop() { viewLock.withLock { running = false; viewLock.broadcast() } }
+    public func stop() {
+        viewLock.withLock { running = false; viewLock.broadcast() }
+        outcomes.withLock { outcomesStopped = true; outcomes.broadcast() }
+    }
 
     public var viewsHeight: Int64 { viewLock.withLock { viewHeight } }
 
@@ -157,10 +166,65 @@ public final class FederationServices: @unchecked Sendable {
         group.wait()
         let fanout = ms(since: t1)
         let t2 = DispatchTime.now().uptimeNanoseconds
-        var result = Merger.merge(outcomes.all, plan: plan, request: fr, k: k)
+        let all = outcomes.all
+        var result = Merger.merge(all, plan: plan, request: fr, k: k)
         result.timings = ["submit": submitted, "fanout": fanout, "merge": ms(since: t2)]
+        recordOutcome(queryID, all)
         return result
     }
+
+    /// Queues `audit.result` for `queryID` (which sites answered, refused, were missing — names only),
+    /// so each patient's access report can say exactly which sites read their records. Recorded on a
+    /// thread of its own, after the requester has the result; when the queue is full the outcome is
+    /// dropped with a log line and the access report falls back to the sites that had approved.
+    func recordOutcome(_ queryID: String, _ all: [SiteOutcome]) {
+        var answered: [String] = [], refused: [String] = [], missing: [String] = []
+        for o in all {
+            switch o {
+            case .answered(let r): answered.append(r.site)
+            case .refused(let s, _, _): refused.append(s)
+            case .missing(let s, _): missing.append(s)
+            }
+        }
+        outcomes.withLock {
+            guard outcomeQueue.count < FederationServices.maxPendingOutcomes else {
+                log("outcome of \(queryID) not recorded: \(outcomeQueue.count) outcomes already waiting")
+                return
+            }
+            outcomeQueue.append((queryID, answered, refused, missing))
+            outcomes.signal()
+            if outcomeThread == nil {
+                let t = Thread { [self] in recordOutcomes() }
+                t.name = "tally-outcomes"
+                outcomeThread = t
+                t.start()
+            }
+        }
+    }
+
+    private func recordOutcomes() {
+        while true {
+            let next: (query: String, answered: [String], refused: [String], missing: [String])? = outcomes.withLock {
+                while outcomeQueue.isEmpty && !outcomesStopped { _ = outcomes.wait(until: Date().addingTimeInterval(1)) }
+                if outcomesStopped {
+                    if !outcomeQueue.isEmpty { log("\(outcomeQueue.count) query outcome(s) not recorded: node stopping") }
+                    return nil
+                }
+                return outcomeQueue.removeFirst()
+            }
+            guard let o = next else { return }
+            let args: JSON = ["query": .string(o.query), "answered": .array(o.answered.map { .string($0) }),
+                              "refused": .array(o.refused.map { .string($0) }), "missing": .array(o.missing.map { .string($0) })]
+            do {
+                do { _ = try submitAnywhere(nextSigner().sign("audit.result", args)) } catch let e as QueryError where e.description.contains("nonce") {
+                    _ = try submitAnywhere(nextSigner(fresh: true).sign("audit.result", args))
+                }
+            } catch { log("outcome of \(o.query) not recorded: \(error)") }
+        }
+    }
+
+    /// Outcomes not yet recorded on the ledger (tests and shutdown wait for zero).
+    public var pendingOutcomes: Int { outcomes.withLock { outcomeQueue.count } }
 
     /// Active members that hold patient records (custodian kinds: hospitals, clinics).
     func custodians() -> [String] {

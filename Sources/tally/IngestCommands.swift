@@ -40,6 +40,7 @@ struct IngestCommand: ParsableCommand {
             }
             var options = FHIRIngest.Options(org: node.keys.org, readers: readers)
             options.recordsPerTransaction = batch
+            options.serviceSecret = ServiceCommitment.secret(node.keys)
             let qdir = node.directory.url.appendingPathComponent("quarantine")
             try FileManager.default.createDirectory(at: qdir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             options.quarantinePath = qdir.appendingPathComponent("\(Clock.wallMillis()).ndjson").path

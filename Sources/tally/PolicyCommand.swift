@@ -73,15 +73,28 @@ struct PolicyCommand: ParsableCommand {
 /// Signs `op` as the directory's organisation and commits it: through a running node's API (following
 /// a not-the-leader answer once), or straight into the directory's ledger when no API is given (solo).
 func submitAsOrganisation(dir: String, api: String?, op: String, args: JSON) throws -> JSON {
-    let nd = try NodeDirectory(dir)
+    try submitSigned(dir: dir, user: nil, api: api, op: op, args: args)
+}
+
+/// Signs `op` as `user` of the directory's organisation (its key in `keys/users/`), or as the
+/// organisation itself when `user` is nil, and commits it (see `submitAsOrganisation`).
+func submitSigned(dir: String, user: String?, api: String?, op: String, args: JSON) throws -> JSON {
+    let nd: NodeDirectory
+    let key: SigningKey
+    do {
+        nd = try NodeDirectory(dir)
+        key = try user.map(nd.userKey) ?? nd.keys().signing
+    } catch let e as NodeDirectory.Error { throw fail(e.description) }
+    let identity = user.map { "\(nd.org)/\($0)" } ?? nd.org
     guard let api else {
         let node = try SoloNode(directory: nd)
-        let out = try node.submit([try node.organisationSigner().sign(op, args)])
-        guard let r = out[0].receipt else { throw fail("\(out[0].error!)") }
+        let signer = TransactionSigner(chain: node.genesis.chain, identity: identity, key: key, firstNonce: try node.ledger.nextNonce(for: identity))
+        let out = try node.submit([signer.sign(op, args)])
+        guard let r = out[0].receipt else { throw fail("\(op) refused: \(out[0].error!)") }
         return r.result
     }
     let ledger = try nd.openLedger()
-    let tx = TransactionSigner(chain: ledger.chain, identity: nd.org, key: try nd.keys().signing, firstNonce: try ledger.nextNonce(for: nd.org)).sign(op, args)
+    let tx = TransactionSigner(chain: ledger.chain, identity: identity, key: key, firstNonce: try ledger.nextNonce(for: identity)).sign(op, args)
     var (code, body) = try HTTP.request("POST", api, "/v1/transactions", body: tx.bytes)
     if code == 421, let leader = (try? JSON.parse(Array(body.utf8)))?["leader_api"]?.stringValue {
         (code, body) = try HTTP.request("POST", leader, "/v1/transactions", body: tx.bytes)

@@ -7,7 +7,7 @@ struct Tally: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tally",
         abstract: "Tally: federated analytics for healthcare consortia — counts, never records.",
-        subcommands: [DemoCommand.self, InitCommand.self, GenesisCommand.self, LedgerCommand.self, SQLCommand.self, ViewsCommand.self, QueryCommand.self, IngestCommand.self, SynthCommand.self, MirrorCommand.self, PolicyCommand.self, RaftCommand.self, NodeCommand.self, SurveillanceCommand.self, CohortCommand.self]
+        subcommands: [DemoCommand.self, InitCommand.self, GenesisCommand.self, LedgerCommand.self, SQLCommand.self, ViewsCommand.self, QueryCommand.self, IngestCommand.self, SynthCommand.self, MirrorCommand.self, PolicyCommand.self, RaftCommand.self, NodeCommand.self, SurveillanceCommand.self, CohortCommand.self, IdentityCommand.self, ConsentCommand.self, AccessCommand.self, ClaimCommand.self, AnchorCommand.self]
     )
 }
 

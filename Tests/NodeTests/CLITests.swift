@@ -5,23 +5,7 @@ import Testing
 @Suite struct CommandLineTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    func tally(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = tallyExecutable()
-        p.arguments = args
-        p.currentDirectoryURL = Self.repo
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        let input = Pipe()
-        p.standardInput = input
-        try p.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    func tally(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String) { try runTally(args, stdin: stdin) }
 
     @Test func sqlCheckAcceptsWithPlanAndRefusesWithRuleAndPosition() throws {
         let ok = try tally(["sql", "check", "Queries/ili_surveillance.sql"])

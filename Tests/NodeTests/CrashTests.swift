@@ -8,6 +8,25 @@ func tallyExecutable() -> URL {
     URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tally")
 }
 
+/// Runs the tally CLI from the repository root; returns its exit status and its stdout and stderr together.
+func runTally(_ args: [String], stdin: String? = nil) throws -> (status: Int32, out: String) {
+    let p = Process()
+    p.executableURL = tallyExecutable()
+    p.arguments = args
+    p.currentDirectoryURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    let input = Pipe()
+    p.standardInput = input
+    try p.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try input.fileHandleForWriting.close()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
 func temporaryDirectory(_ tag: String) throws -> URL {
     let u = FileManager.default.temporaryDirectory.appendingPathComponent("tally-\(tag)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: u, withIntermediateDirectories: true)
