@@ -43,7 +43,7 @@ let package = Package(
         ),
         .target(
             name: "NodeAPI",
-            dependencies: ["Consensus", "Ledger", "Raft", "Federation", "DeidSQL", "SQLiteStore",
+            dependencies: ["Consensus", "Ledger", "Raft", "Federation", "DeidSQL", "SQLiteStore", "Workflows",
                            .product(name: "Hummingbird", package: "hummingbird")]
         ),
         .target(name: "DeidSQL"),

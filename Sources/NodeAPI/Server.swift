@@ -5,6 +5,7 @@ import Hummingbird
 import Ledger
 import NIOCore
 import Raft
+import Workflows
 
 /// The node's HTTP API (JSON), used by the CLI and other programs to reach a running node.
 ///
@@ -18,7 +19,13 @@ import Raft
 ///     POST /v1/evaluate               a coordinator's signed request to this member (site answer)
 ///     GET  /v1/transactions/{hash}    the receipt of a committed transaction (hex hash), or 404
 ///     GET  /v1/blocks/{height}        a block header and checkpoint (never transaction payloads)
+///     GET  /v1/patients/{pid}/consents       a patient's consents with their status now
+///     GET  /v1/patients/{pid}/access-report  everything that touched a patient's data, with proofs
+///     GET  /v1/break-glass?overdue_hours=N   emergency accesses awaiting this organisation's review
+///     GET  /v1/claims/{id}/verification      (payer nodes) the verdict on a claim addressed to it
+///     GET  /v1/anchors/{sha256}              an anchored dataset digest, with its inclusion proof
 ///
+/// Consent changes, reviews, claims and anchors are written as signed transactions (POST /v1/transactions).
 /// Bounds: request bodies ≤ the consortium's transaction size limit; a submission waits ≤ 10 s.
 public struct NodeAPI: Sendable {
     public let node: ClusterNode
@@ -92,7 +99,42 @@ public struct NodeAPI: Sendable {
             return api.json(.ok, ["hash": .string(b.hash.hex), "header": b.header.json, "checkpoint": b.checkpoint.json,
                                   "transactions": .int(Int64(b.transactions.count))])
         }
+        router.get("/v1/patients/:pid/consents") { _, context in
+            let pid = context.parameters.get("pid") ?? ""
+            do {
+                return api.json(.ok, .array(try ConsentPortal.list(ledger: api.node.ledger, patient: pid, at: Clock.wallMillis()).map(\.json)))
+            } catch let e as ClaimError { return api.json(.notFound, ["error": .string(e.description)]) }
+        }
+        router.get("/v1/patients/:pid/access-report") { _, context in
+            let pid = context.parameters.get("pid") ?? ""
+            let result = await offload { Result { try AccessReport.build(ledger: api.node.ledger, patient: pid) } }
+            switch result {
+            case .success(let r): return api.json(.ok, r.json)
+            case .failure(let e as ClaimError): return api.json(.notFound, ["error": .string(e.description)])
+            case .failure(let e): return api.json(.internalServerError, ["error": .string("\(e)")])
+            }
+        }
+        router.get("/v1/anchors/:sha256") { _, context in
+            guard let hex = context.parameters.get("sha256"), Hash32(hex: hex) != nil else {
+                return api.json(.badRequest, ["error": "expected a 64-character hex SHA-256"])
+            }
+            guard let entry = try api.node.ledger.value(StateKey.anchor(hex.lowercased())),
+                  let tx = entry["tx"]?.stringValue.flatMap(Hash32.init(hex:)) else { return api.json(.notFound, ["error": "no dataset with that SHA-256 is anchored"]) }
+            return api.json(.ok, ["anchor": entry, "proof": try api.node.ledger.inclusionProof(for: tx).json])
+        }
         if let fed = federation {
+            router.get("/v1/break-glass") { request, _ in
+                let hours = request.uri.queryParameters.get("overdue_hours").flatMap { Int64($0) } ?? 72
+                guard hours > 0, hours < 24 * 3650 else { return api.json(.badRequest, ["error": "overdue_hours must be between 1 and 87599"]) }
+                let items = try BreakGlassQueue.pending(ledger: api.node.ledger, org: fed.keys.org, now: Clock.wallMillis(), reviewWithin: hours * 3_600_000)
+                return api.json(.ok, .array(items.map(\.json)))
+            }
+            router.get("/v1/claims/:id/verification") { _, context in
+                let id = context.parameters.get("id") ?? ""
+                do {
+                    return api.json(.ok, try ClaimVerifier(ledger: api.node.ledger, keys: fed.keys).verify(id).json)
+                } catch let e as ClaimError { return api.json(.notFound, ["error": .string(e.description)]) }
+            }
             router.post("/v1/evaluate") { request, _ in
                 let body = try await request.body.collect(upTo: 1 << 20)
                 guard let j = try? JSON.parse(Array(body.readableBytesView)), let fr = try? FederatedRequest(json: j) else {

@@ -2,6 +2,7 @@ import Federation
 import Foundation
 import Ledger
 import Node
+import NodeAPI
 import SQLiteStore
 import Testing
 
@@ -124,6 +125,19 @@ import Testing
             let check = try runTally(["ledger", "check-proof", "--genesis", c.directories["general-hospital"]!.genesisPath, proofFile.path])
             #expect(check.status == 0, "\(check.out)")
         }
+        // The same through the node API.
+        var (code, text) = try HTTP.request("GET", api("city-medical"), "/v1/patients/\(pid)/access-report")
+        #expect(try code == 200 && (JSON.parse(Array(text.utf8)))["entries"]?.arrayValue?.count == 7)
+        (code, text) = try HTTP.request("GET", api("general-hospital"), "/v1/patients/\(pid)/consents")
+        #expect(try code == 200 && (JSON.parse(Array(text.utf8))).arrayValue?.first?["status"] == "revoked")
+        (code, _) = try HTTP.request("GET", api("general-hospital"), "/v1/patients/PAT-00000000000000000000/consents")
+        #expect(code == 404)
+        (code, text) = try HTTP.request("GET", api("healthinsure"), "/v1/claims/\(claim)/verification")
+        #expect(try code == 200 && (JSON.parse(Array(text.utf8)))["outcome"] == "approved")
+        (code, _) = try HTTP.request("GET", api("general-hospital"), "/v1/claims/\(claim)/verification")
+        #expect(code == 404, "only the payer can open a claim")
+        (code, text) = try HTTP.request("GET", api("general-hospital"), "/v1/break-glass")
+        #expect(code == 200 && text.hasPrefix("[]"))
         r = try runTally(["access", "report", "PAT-00000000000000000000", "--dir", dir("general-hospital")])
         #expect(r.status == 1 && r.out.contains("unknown patient"), "\(r.out)")
 
@@ -138,5 +152,8 @@ import Testing
         try Data("subject,visit,value\nS1,1,43\nS2,1,17\n".utf8).write(to: export)
         r = try runTally(["anchor", "verify", export.path, "--dir", dir("pharmacorp"), "--label", "cardio-2026 v1"])
         #expect(r.status == 3 && r.out.contains("CHANGED"), "\(r.out)")
+        let digest = Hash32.sha256(Array("subject,visit,value\nS1,1,42\nS2,1,17\n".utf8)).hex
+        (code, text) = try HTTP.request("GET", api("healthinsure"), "/v1/anchors/\(digest)")
+        #expect(try code == 200 && (JSON.parse(Array(text.utf8)))["anchor"]?["label"] == "cardio-2026 v1")
     }
 }
