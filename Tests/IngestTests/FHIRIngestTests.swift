@@ -37,6 +37,7 @@ final class IngestFixture {
         let signer = TransactionSigner(chain: genesis.chain, identity: "general-hospital", key: keys.signing, firstNonce: try ledger.nextNonce(for: "general-hospital"))
         var options = FHIRIngest.Options(org: "general-hospital", readers: ["general-hospital": keys.agreement.publicKeyBase64])
         options.quarantinePath = dir.appendingPathComponent("quarantine.ndjson").path
+        options.serviceSecret = ServiceCommitment.secret(keys)
         let ingest = FHIRIngest(ledger: ledger, signer: signer, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { [self] txs in
             now += 1000
             let out = try ledger.submit(txs, proposer: keys, time: now)
@@ -63,6 +64,16 @@ final class IngestFixture {
         let patients = try f.ledger.entries(prefix: "patient/")
         #expect(patients.count == 13)
         #expect(patients.allSatisfy { $0.value["locations"]?["general-hospital"]?["records"]?.intValue ?? 0 > 0 })
+        // Every encounter carries a service commitment that opens, with the site's secret, to its date.
+        let secret = ServiceCommitment.secret(f.keys)
+        var opened = 0
+        for row in try f.views.database.rows("SELECT record_key, patient_id, substr(service_date, 1, 10) FROM v_encounters") {
+            let key = row[0].textValue!
+            let committed = try f.ledger.value(StateKey.record(key))?["service"]?.stringValue
+            let salt = ServiceCommitment.salt(secret: secret, recordKey: key)
+            if committed == ServiceCommitment.commitment(salt: salt, patient: row[1].textValue!, provider: "general-hospital", date: row[2].textValue!).hex { opened += 1 }
+        }
+        #expect(opened == 1215)
         let file = try Data(contentsOf: URL(fileURLWithPath: f.ledger.path))
         #expect(file.range(of: Data("Upton904".utf8)) == nil)
         for line in try String(contentsOfFile: IngestFixture.fixture + "/Patient.000.ndjson", encoding: .utf8).split(separator: "\n") {
