@@ -375,6 +375,8 @@ case "warehouse":
     print(String(format: "mirror COPY (libpq, from Swift)                  %10.0f   psql \\copy %10.0f   %5.2f×", Double(n) / tCopy, Double(n) / tPsql, (Double(n) / tCopy) / (Double(n) / tPsql)))
 case "federation":
     try federationBenchmark(rounds: option("--rounds", 200), patients: option("--patients", 2000))
+case "scan":
+    try scanBenchmark(encounters: option("--encounters", 1_000_000), rounds: option("--rounds", 5))
 case "cluster":
     try clusterBenchmark(duration: Double(option("--seconds", 10)), connections: option("--connections", 64))
 case "commit-only":
@@ -386,6 +388,6 @@ case "commit-only":
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:
-    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | cluster [--seconds N] [--connections N] | federation [--rounds N] [--patients N] | commit-only")
+    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | cluster [--seconds N] [--connections N] | federation [--rounds N] [--patients N] | scan [--encounters N] [--rounds N] | commit-only")
     exit(2)
 }

@@ -115,7 +115,11 @@ public final class MemberService {
     public let views: ViewStore
     let keys: OrganisationKeys
     public var valueSets: [String: ValueSet]
-    public var sandboxLimits = SandboxConnection.Limits()
+    public var sandboxLimits = SandboxConnection.Limits() { didSet { sandboxLock.withLock { cachedSandbox = nil } } }
+    /// One sandbox connection, reused across queries (its page cache stays warm); evaluations take
+    /// turns on it. It is dropped after any failure and whenever the limits change.
+    private var cachedSandbox: SandboxConnection?
+    private let sandboxLock = NSLock()
 
     /// SQLite's heap is capped for the whole process once a member serves queries: a query that
     /// needs more fails with a clear error instead of exhausting the node's memory.
@@ -254,11 +258,21 @@ public final class MemberService {
 
     /// Runs rewritten SQL on a fresh read-only sandbox connection over the views.
     func runSandboxed(_ sql: String, bindings: [String: SQLValue]) throws(Refusal) -> (columns: [String], rows: [[SQLValue]]) {
+        sandboxLock.lock()
+        defer { sandboxLock.unlock() }
         let sandbox: SandboxConnection
-        do {
-            sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
-        } catch { throw .sandbox("cannot open the views read-only: \(error)") }
-        do { return try sandbox.query(sql, bindings: bindings) } catch { throw .sandbox(error.description) }
+        if let s = cachedSandbox {
+            sandbox = s
+        } else {
+            do {
+                sandbox = try SandboxConnection(path: views.path, allowance: .init(tables: MemberService.sandboxTables, functions: MemberService.sandboxFunctions), limits: sandboxLimits)
+            } catch { throw .sandbox("cannot open the views read-only: \(error)") }
+            cachedSandbox = sandbox
+        }
+        do { return try sandbox.query(sql, bindings: bindings) } catch {
+            cachedSandbox = nil
+            throw .sandbox(error.description)
+        }
     }
 
     /// Evaluates a request already admitted as `a`.

@@ -143,11 +143,10 @@ public final class FederationServices: @unchecked Sendable {
         var fr = FederatedRequest(queryID: queryID, policyID: policy, requester: keys.org, sql: sql, parameters: parameters,
                                   pinnedTime: pinnedTime, pinnedHeight: receipt.height, submissionIndex: receipt.index)
         fr.sign(keys.signing)
-        // The coordinator reads k from the policy as of the pinned block.
-        let until = Date().addingTimeInterval(10)
-        while node.ledger.height < receipt.height && Date() < until { usleep(1_000) }
-        let doc = try node.ledger.value(StateKey.policy(policy), asOf: min(receipt.height, node.ledger.height))?["document"]
-        let k = max(doc?["k"]?.intValue ?? node.ledger.params.kFloor, node.ledger.params.kFloor)
+        // The coordinator applies the policy's k again to merged rows. A policy document (and so its k)
+        // never changes after it is proposed, so the copy read above is the one in force at the pinned
+        // block: the fan-out need not wait for this node to apply the submission's block.
+        let k = max(stored["document"]?["k"]?.intValue ?? node.ledger.params.kFloor, node.ledger.params.kFloor)
         let submitted = ms(since: t0)
         // 3. Fan out to every custodian at once, each with its own deadline.
         let t1 = DispatchTime.now().uptimeNanoseconds
