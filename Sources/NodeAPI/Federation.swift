@@ -17,6 +17,8 @@ public final class FederationServices: @unchecked Sendable {
     /// Each member's API address (`host:port`).
     let apiAddresses: [String: String]
     public var siteDeadline: TimeInterval = 20
+    /// Where answers and coordinated queries are counted and timed (set before serving).
+    public var metrics: NodeMetrics?
     /// Serialises the views' connection between catch-up and evaluation.
     private let viewLock = NSCondition()
     private var viewHeight: Int64 = 0
@@ -77,6 +79,22 @@ public final class FederationServices: @unchecked Sendable {
     /// Answers a coordinator's request: waits (≤ 10 s) for the views to reach the pinned height, checks
     /// the request against the ledger and evaluates it.
     public func answer(_ fr: FederatedRequest) -> SiteOutcomeJSON {
+        let started = ContinuousClock.now
+        let outcome = answerUntimed(fr)
+        if let m = metrics {
+            m.evaluation.record(ContinuousClock.now - started)
+            switch outcome {
+            case .answered(let r):
+                m.answers("answered").increment()
+                m.suppressedRows.increment(by: Int64(r.suppressedRows))
+                m.suppressedCells.increment(by: Int64(r.suppressedCells))
+            case .refused(let code, _): m.answers(code).increment()
+            }
+        }
+        return outcome
+    }
+
+    func answerUntimed(_ fr: FederatedRequest) -> SiteOutcomeJSON {
         let deadline = Date().addingTimeInterval(10)
         let reached = viewLock.withLock { () -> Bool in
             while viewHeight < fr.pinnedHeight { if !viewLock.wait(until: deadline) { return viewHeight >= fr.pinnedHeight } }
@@ -112,12 +130,26 @@ public final class FederationServices: @unchecked Sendable {
 
     /// Runs a federated query for this node's organisation.
     public func coordinate(policy: String, sql: String, parameters: [String: String], purpose: String) throws -> FederatedResult {
+        let started = ContinuousClock.now
+        do {
+            let r = try coordinateUntimed(policy: policy, sql: sql, parameters: parameters, purpose: purpose)
+            metrics?.coordination.record(ContinuousClock.now - started)
+            metrics?.coordinated(r.isPartial ? "partial" : "complete").increment()
+            return r
+        } catch {
+            metrics?.coordinated("failed").increment()
+            throw error
+        }
+    }
+
+    func coordinateUntimed(policy: String, sql: String, parameters: [String: String], purpose: String) throws -> FederatedResult {
         // 1. The query must be valid before anything is recorded.
         let plan: MergePlan
         do { plan = try MemberService.rewrittenSQL(sql, valueSets: valueSets).plan } catch {
             throw QueryError(status: 400, description: "\(error)")
         }
         // A policy just voted on may not have reached this node yet: wait for it briefly (bounded).
+        guard Member.isValidID(policy) else { throw QueryError(status: 400, description: "a policy id is lowercase letters, digits and '-'") }
         var stored = try node.ledger.value(StateKey.policy(policy))
         let deadline = Date().addingTimeInterval(5)
         while stored == nil, Date() < deadline {

@@ -33,17 +33,48 @@ public struct NodeAPI: Sendable {
     public let apiAddresses: [String: String]
     public var submitTimeout: TimeInterval = 10
     public let federation: FederationServices?
+    public let metrics: NodeMetrics
 
-    public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil) {
+    public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil, metrics: NodeMetrics = NodeMetrics()) {
         self.node = node
         self.apiAddresses = apiAddresses
         self.federation = federation
+        self.metrics = metrics
+        federation?.metrics = metrics
+    }
+
+    /// Ready to serve: the node runs, knows a leader, has applied what it knows committed, and its
+    /// views are at most a few blocks behind its ledger.
+    func readiness() -> (Bool, [String]) {
+        var reasons: [String] = []
+        let s = node.status
+        if let f = node.failure { reasons.append("node stopped: \(f)") }
+        if s.leader == nil { reasons.append("no known Raft leader") }
+        if s.commit > s.applied + 16 { reasons.append("applying: \(s.commit - s.applied) committed entries not applied yet") }
+        if let v = federation?.viewsHeight, node.ledger.height - v > 16 { reasons.append("views \(node.ledger.height - v) blocks behind the ledger") }
+        return (reasons.isEmpty, reasons)
     }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         let api = self
+        router.add(middleware: ErrorMiddleware(api: api))
         router.get("/v1/status") { _, _ in api.json(.ok, api.statusJSON()) }
+        router.get("/health") { _, _ in
+            api.node.failure.map { api.json(.serviceUnavailable, ["status": "failed", "error": .string($0)]) } ?? api.json(.ok, ["status": "ok"])
+        }
+        router.get("/ready") { _, _ in
+            let (ready, reasons) = api.readiness()
+            return api.json(ready ? .ok : .serviceUnavailable, ["ready": .bool(ready), "reasons": .array(reasons.map { .string($0) })])
+        }
+        router.get("/metrics") { _, _ in
+            api.metrics.observe(api.node.status, ledger: api.node.ledger.height, views: api.federation?.viewsHeight)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: api.metrics.registry.emitToBuffer())))
+        }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         router.post("/v1/transactions") { request, _ in
             let limit = Int(api.node.ledger.params.maxTransactionBytes) + 1024
             let body: ByteBuffer
@@ -143,7 +174,7 @@ public struct NodeAPI: Sendable {
                 let outcome = await offload { fed.answer(fr) }
                 switch outcome {
                 case .answered(let r): return api.json(.ok, r.json)
-                case .refused(let code, let reason): return api.json(.forbidden, ["code": .string(code), "reason": .string(reason)])
+                case .refused(let code, let reason): return api.json(.forbidden, ["code": .string(code), "reason": .string(reason), "error": .string(reason)])
                 }
             }
             router.post("/v1/queries") { request, _ in
@@ -215,9 +246,46 @@ public struct NodeAPI: Sendable {
         }
     }
 
+    /// A JSON response. Every error body carries `error` (a message for people) and `code` (stable,
+    /// for programs): given explicitly, or derived from the status.
     func json(_ status: HTTPResponse.Status, _ body: JSON) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: .init(byteBuffer: ByteBuffer(string: body.canonicalString + "\n")))
+        var b = body
+        if body["error"] != nil, body["code"] == nil { b = b.setting("code", .string(NodeAPI.code(for: status))) }
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: b.canonicalString + "\n")))
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 400: return "bad_request"
+        case 403: return "forbidden"
+        case 404: return "not_found"
+        case 405: return "method_not_allowed"
+        case 408: return "timeout"
+        case 413: return "too_large"
+        case 421: return "not_leader"
+        case 422: return "refused"
+        case 503: return "unavailable"
+        default: return status.code >= 500 ? "internal" : "error"
+        }
+    }
+}
+
+/// Turns every error a handler or the router throws (unknown path, body over its limit, …) into the
+/// API's JSON error body; nothing escapes as an HTML page or a bare status.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let api: NodeAPI
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError {
+            let message = e.body ?? (e.status == .notFound ? "no such endpoint: \(request.method) \(request.uri.path) (see GET /openapi.json)" : e.status.reasonPhrase)
+            return api.json(e.status, ["error": .string(message)])
+        } catch {
+            return api.json(.internalServerError, ["error": .string("internal error")])
+        }
     }
 }
 
