@@ -144,11 +144,13 @@ public final class MemberService {
         public var consent: (grantee: String, scope: String)?
     }
 
-    public func admit(_ r: QueryRequest) throws(Refusal) -> Admission {
+    /// `requireApproval: false` is for previews only: a data steward sees what the node would release
+    /// under a policy before approving it. Nothing previewed is signed or leaves the node.
+    public func admit(_ r: QueryRequest, requireApproval: Bool = true) throws(Refusal) -> Admission {
         let stored: JSON?
         do { stored = try ledger.value(StateKey.policy(r.policyID), asOf: r.pinnedHeight) } catch { throw .unknownPolicy(r.policyID) }
         guard let policy = stored else { throw .unknownPolicy(r.policyID) }
-        guard PolicyStatus.approved(policy, by: org, at: r.pinnedTime) else {
+        guard !requireApproval || PolicyStatus.approved(policy, by: org, at: r.pinnedTime) else {
             throw .notApproved(policy: r.policyID, org: org, status: PolicyStatus.derive(policy, at: r.pinnedTime).rawValue)
         }
         let doc = policy["document"] ?? [:]
@@ -254,6 +256,13 @@ public final class MemberService {
     public func evaluate(_ r: QueryRequest, sign: Bool = true) throws(Refusal) -> (result: SiteResult, plan: MergePlan) {
         guard views.height >= r.pinnedHeight else { throw .notCaughtUp(views: views.height, needed: r.pinnedHeight) }
         return try evaluate(r, admitted: try admit(r), sign: sign)
+    }
+
+    /// What this member would release for `r` if it approved the policy: evaluated exactly as an
+    /// answer would be, unsigned. For the steward's approval page and `tally query preview`.
+    public func preview(_ r: QueryRequest) throws(Refusal) -> (result: SiteResult, plan: MergePlan) {
+        guard views.height >= r.pinnedHeight else { throw .notCaughtUp(views: views.height, needed: r.pinnedHeight) }
+        return try evaluate(r, admitted: try admit(r, requireApproval: false), sign: false)
     }
 
     /// Runs rewritten SQL on a fresh read-only sandbox connection over the views.

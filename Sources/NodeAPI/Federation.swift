@@ -28,7 +28,9 @@ public final class FederationServices: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     /// Query outcomes waiting to be recorded (`audit.result`), off the requester's path; bounded.
     private let outcomes = NSCondition()
-    private var outcomeQueue: [(query: String, answered: [String], refused: [String], missing: [String])] = []
+    private var outcomeQueue: [(entry: JSON, queued: Date)] = []
+    /// How long an outcome waits for a query submission to carry it before it is recorded alone.
+    public var outcomeFlushAfter: TimeInterval = 2
     private var outcomeThread: Thread?
     private var outcomesStopped = false
     public static let maxPendingOutcomes = 256
@@ -163,11 +165,14 @@ public final class FederationServices: @unchecked Sendable {
         let t0 = DispatchTime.now().uptimeNanoseconds
         func ms(since t: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - t) / 1e6 }
         // 2. Record the submission (query hash, policy, requester, pinned time) before fanning out.
-        let args: JSON = ["query_hash": .string(Hash32.sha256(Array(sql.utf8)).hex), "policy": .string(policy),
+        let carried = takeOutcomes()
+        var args: JSON = ["query_hash": .string(Hash32.sha256(Array(sql.utf8)).hex), "policy": .string(policy),
                           "purpose": .string(String(purpose.prefix(200)))]
+        if !carried.isEmpty { args = args.setting("outcomes", .array(carried.map(\.entry))) }
         let receipt: TransactionReceipt
-        do { receipt = try submitAnywhere(nextSigner().sign("audit.query", args)) } catch let e as QueryError where e.description.contains("nonce") {
-            receipt = try submitAnywhere(nextSigner(fresh: true).sign("audit.query", args))
+        do { receipt = try submitAsOrganisation("audit.query", args) } catch {
+            requeue(carried)
+            throw error
         }
         guard let queryID = receipt.result["query"]?.stringValue, let pinnedTime = receipt.result["pinned_time"]?.intValue else {
             throw QueryError(status: 500, description: "the submission's receipt names no query id")
@@ -204,10 +209,12 @@ public final class FederationServices: @unchecked Sendable {
         return result
     }
 
-    /// Queues `audit.result` for `queryID` (which sites answered, refused, were missing — names only),
-    /// so each patient's access report can say exactly which sites read their records. Recorded on a
-    /// thread of its own, after the requester has the result; when the queue is full the outcome is
-    /// dropped with a log line and the access report falls back to the sites that had approved.
+    /// Queues the outcome of `queryID` (which sites answered, refused, were missing — names only), so
+    /// each patient's access report can say exactly which sites read their records. Outcomes ride on
+    /// this node's next `audit.query` (no block of their own); after `outcomeFlushAfter` without a
+    /// query, a thread of their own records them with `audit.result`. When the queue is full an
+    /// outcome is dropped with a log line, and the access report falls back to the sites that had
+    /// approved the policy.
     func recordOutcome(_ queryID: String, _ all: [SiteOutcome]) {
         var answered: [String] = [], refused: [String] = [], missing: [String] = []
         for o in all {
@@ -217,15 +224,17 @@ public final class FederationServices: @unchecked Sendable {
             case .missing(let s, _): missing.append(s)
             }
         }
+        let entry: JSON = ["query": .string(queryID), "answered": .array(answered.map { .string($0) }),
+                           "refused": .array(refused.map { .string($0) }), "missing": .array(missing.map { .string($0) })]
         outcomes.withLock {
             guard outcomeQueue.count < FederationServices.maxPendingOutcomes else {
                 log("outcome of \(queryID) not recorded: \(outcomeQueue.count) outcomes already waiting")
                 return
             }
-            outcomeQueue.append((queryID, answered, refused, missing))
+            outcomeQueue.append((entry, Date()))
             outcomes.signal()
             if outcomeThread == nil {
-                let t = Thread { [self] in recordOutcomes() }
+                let t = Thread { [self] in flushOutcomes() }
                 t.name = "tally-outcomes"
                 outcomeThread = t
                 t.start()
@@ -233,24 +242,49 @@ public final class FederationServices: @unchecked Sendable {
         }
     }
 
-    private func recordOutcomes() {
+    /// Takes the outcomes waiting (at most what one submission carries) for the next `audit.query`.
+    func takeOutcomes() -> [(entry: JSON, queued: Date)] {
+        outcomes.withLock {
+            let n = min(outcomeQueue.count, 64)
+            defer { outcomeQueue.removeFirst(n) }
+            return Array(outcomeQueue.prefix(n))
+        }
+    }
+
+    /// Puts back outcomes whose submission failed, oldest first.
+    func requeue(_ items: [(entry: JSON, queued: Date)]) {
+        outcomes.withLock {
+            outcomeQueue.insert(contentsOf: items.prefix(max(0, FederationServices.maxPendingOutcomes - outcomeQueue.count)), at: 0)
+            outcomes.signal()
+        }
+    }
+
+    /// Records outcomes no query has carried for `outcomeFlushAfter`, one `audit.result` each.
+    private func flushOutcomes() {
         while true {
-            let next: (query: String, answered: [String], refused: [String], missing: [String])? = outcomes.withLock {
-                while outcomeQueue.isEmpty && !outcomesStopped { _ = outcomes.wait(until: Date().addingTimeInterval(1)) }
+            let due: [(entry: JSON, queued: Date)]? = outcomes.withLock {
+                while !outcomesStopped {
+                    if let oldest = outcomeQueue.first?.queued {
+                        let dueAt = oldest.addingTimeInterval(outcomeFlushAfter)
+                        if dueAt <= Date() { break }
+                        _ = outcomes.wait(until: dueAt)
+                    } else {
+                        _ = outcomes.wait(until: Date().addingTimeInterval(1))
+                    }
+                }
                 if outcomesStopped {
                     if !outcomeQueue.isEmpty { log("\(outcomeQueue.count) query outcome(s) not recorded: node stopping") }
                     return nil
                 }
-                return outcomeQueue.removeFirst()
+                defer { outcomeQueue.removeAll() }
+                return outcomeQueue
             }
-            guard let o = next else { return }
-            let args: JSON = ["query": .string(o.query), "answered": .array(o.answered.map { .string($0) }),
-                              "refused": .array(o.refused.map { .string($0) }), "missing": .array(o.missing.map { .string($0) })]
-            do {
-                do { _ = try submitAnywhere(nextSigner().sign("audit.result", args)) } catch let e as QueryError where e.description.contains("nonce") {
-                    _ = try submitAnywhere(nextSigner(fresh: true).sign("audit.result", args))
+            guard let due else { return }
+            for (entry, _) in due {
+                do { _ = try submitAsOrganisation("audit.result", entry) } catch {
+                    log("outcome of \(entry["query"]?.stringValue ?? "?") not recorded: \(error)")
                 }
-            } catch { log("outcome of \(o.query) not recorded: \(error)") }
+            }
         }
     }
 
@@ -285,6 +319,16 @@ public final class FederationServices: @unchecked Sendable {
         }
         return .answered(r)
     }
+
+    /// Signs `op` as this node's organisation and commits it (through the leader if need be).
+    public func submitAsOrganisation(_ op: String, _ args: JSON) throws -> TransactionReceipt {
+        do { return try submitAnywhere(nextSigner().sign(op, args)) } catch let e as QueryError where e.description.contains("nonce") {
+            return try submitAnywhere(nextSigner(fresh: true).sign(op, args))
+        }
+    }
+
+    /// Runs `body` with the views to itself (the follower does not apply blocks meanwhile).
+    func withViews<T>(_ body: () throws -> T) rethrows -> T { try viewLock.withLock { try body() } }
 
     /// The organisation's signer, its nonces continuing from the ledger (`fresh` re-reads them after
     /// another program signed for the organisation).

@@ -34,12 +34,16 @@ public struct NodeAPI: Sendable {
     public var submitTimeout: TimeInterval = 10
     public let federation: FederationServices?
     public let metrics: NodeMetrics
+    /// The web pages; nil serves the API alone.
+    public let pages: ConsolePages?
 
-    public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil, metrics: NodeMetrics = NodeMetrics()) {
+    public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil, metrics: NodeMetrics = NodeMetrics(),
+                pages: ConsolePages? = nil) {
         self.node = node
         self.apiAddresses = apiAddresses
         self.federation = federation
         self.metrics = metrics
+        self.pages = pages
         federation?.metrics = metrics
     }
 
@@ -153,6 +157,7 @@ public struct NodeAPI: Sendable {
                   let tx = entry["tx"]?.stringValue.flatMap(Hash32.init(hex:)) else { return api.json(.notFound, ["error": "no dataset with that SHA-256 is anchored"]) }
             return api.json(.ok, ["anchor": entry, "proof": try api.node.ledger.inclusionProof(for: tx).json])
         }
+        if let pages { addPages(to: router, pages) }
         if let fed = federation {
             router.get("/v1/break-glass") { request, _ in
                 let hours = request.uri.queryParameters.get("overdue_hours").flatMap { Int64($0) } ?? 72

@@ -111,13 +111,17 @@ struct NodeCommand: ParsableCommand {
                 let raftPort = try node.start()
                 fed.startFollowing()
                 defer { fed.stop() }
-                let api = NodeAPI(node: node, apiAddresses: apis, federation: fed)
+                let queries = vsDir.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+                let pages = ConsolePages(token: try ConsolePages.token(in: nd.url), queriesDirectory: queries,
+                                         resultsPath: nd.url.appendingPathComponent("results.sqlite").path)
+                let api = NodeAPI(node: node, apiAddresses: apis, federation: fed, pages: pages)
                 let done = DispatchSemaphore(value: 0)
                 let failure = FailureBox()
                 Task {
                     do {
                         try await api.run(host: apiAddr.host, port: Int(apiAddr.port)) { port in
                             print("ready: \(org) raft=\(listenAddr.host):\(raftPort) api=\(apiAddr.host):\(port) height=\(ledger.height)")
+                            print("console: http://\(apiAddr.host):\(port)/ (votes need the token in \(nd.url.appendingPathComponent("keys/console.token").path))")
                             fflush(stdout)
                         }
                     } catch { failure.set("\(error)") }

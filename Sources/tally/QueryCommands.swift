@@ -75,7 +75,7 @@ struct QueryCommand: ParsableCommand {
             let request = QueryRequest(queryID: "preview", policyID: policy, requester: who, sql: sql, parameters: params,
                                        pinnedTime: try node.ledger.block(at: h).header.time, pinnedHeight: h)
             do {
-                let (r, plan) = try member.evaluate(request, sign: false)
+                let (r, plan) = try member.preview(request)
                 print("preview at \(node.keys.org), ledger height \(h), policy \(policy), k = \(r.k)")
                 print(ResultText.render(r, plan: plan))
                 print("\(r.rows.count) rows released, \(r.suppressedRows) rows withheld (fewer than \(r.k) patients), \(r.suppressedCells) cells withheld")

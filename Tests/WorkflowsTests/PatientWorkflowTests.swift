@@ -162,3 +162,29 @@ import Testing
         #expect(try c.refused(officer.sign("consent.review", ["access": .string(a2), "outcome": "maybe"]))?.code == "malformed")
     }
 }
+
+@Suite struct QueryOutcomeTests {
+    /// Outcomes ride on the requester's next submission; a bad, foreign or repeated one is skipped and
+    /// never makes the new submission fail.
+    @Test func outcomesRideOnTheNextSubmissionAndBadOnesAreSkipped() throws {
+        let c = try Consortium()
+        let doc: JSON = ["id": "census", "purpose": "test", "k": 11, "expires": .int(c.now + 86_400_000), "requesters": ["state-health", "pharmacorp"], "ad_hoc": true]
+        let hash = try c.commit(c.signer("state-health").sign("policy.propose", ["document": doc]))[0].result["hash"]!
+        try c.commit(c.signer("general-hospital").sign("policy.vote", ["policy": "census", "hash": hash, "vote": "approve"]))
+        func submit(_ who: String, _ outcomes: [JSON]) throws -> JSON {
+            try c.commit(c.signer(who).sign("audit.query", ["query_hash": .string(String(repeating: "a", count: 64)), "policy": "census", "outcomes": .array(outcomes)]))[0].result
+        }
+        let q1 = try submit("state-health", [])["query"]!.stringValue!
+        let other = try submit("pharmacorp", [])["query"]!.stringValue!
+        let outcome: JSON = ["query": .string(q1), "answered": ["general-hospital"], "refused": ["city-medical"], "missing": []]
+        let r2 = try submit("state-health", [outcome, ["query": .string(other), "answered": [], "refused": [], "missing": []], ["nonsense": 1]])
+        #expect(r2["outcomes_recorded"] == [.string(q1)], "only the requester's own, well-formed outcome is recorded")
+        #expect(try c.ledger.value(StateKey.query(q1))?["sites"]?["answered"] == ["general-hospital"])
+        #expect(try c.ledger.value(StateKey.query(other))?["sites"] == nil)
+        // Carried again (a retried submission): skipped, the submission still commits.
+        let r3 = try submit("state-health", [outcome])
+        #expect(r3["outcomes_recorded"] == [] && r3["query"] != nil)
+        // Alone, a repeated outcome is refused with its reason.
+        #expect(try c.refused(c.signer("state-health").sign("audit.result", outcome))?.description.contains("already recorded") == true)
+    }
+}

@@ -135,12 +135,24 @@ enum AuditContract {
         try ctx.write(StateKey.query(queryID), ["query": .string(queryID), "query_hash": .string(hash), "policy": .string(policy),
                                                 "requester": .string(ctx.sender.org), "submitted_by": .string(ctx.sender.id),
                                                 "time": .int(ctx.time), "height": .int(ctx.height), "tx": .string(ctx.txHash.hex)])
-        return ["query": .string(queryID), "pinned_time": .int(ctx.time), "height": .int(ctx.height)]
+        // Outcomes of this requester's earlier queries ride along (no block of their own). One that is
+        // malformed, already recorded or not this requester's is skipped, never a reason to refuse.
+        var recorded: [JSON] = []
+        for o in (args.json["outcomes"]?.arrayValue ?? []).prefix(maxOutcomesPerSubmission) {
+            if let id = try? recordOutcome(ctx, Args(o)) { recorded.append(.string(id)) }
+        }
+        return ["query": .string(queryID), "pinned_time": .int(ctx.time), "height": .int(ctx.height), "outcomes_recorded": .array(recorded)]
     }
+
+    static let maxOutcomesPerSubmission = 64
 
     /// `audit.result`: the requester's coordinator records which custodians answered a query, which
     /// refused and which did not answer — names only, never a count or a row.
     static func result(_ ctx: ExecutionContext, _ args: Args) throws(TransactionError) -> JSON {
+        ["query": .string(try recordOutcome(ctx, args))]
+    }
+
+    static func recordOutcome(_ ctx: ExecutionContext, _ args: Args) throws(TransactionError) -> String {
         let id = try args.string("query")
         guard var q = try ctx.read(StateKey.query(id)) else { throw .rejected("no query \(id)") }
         guard q["requester"]?.stringValue == ctx.sender.org else { throw .unauthorised("only the query's requester records its outcome") }
@@ -155,6 +167,6 @@ enum AuditContract {
         q = q.setting("sites", .object(sites)).setting("result_tx", .string(ctx.txHash.hex))
         try ctx.write(StateKey.query(id), q)
         try ctx.record("query", "query.answered", ["query": .string(id), "answered": sites["answered"]!, "refused": sites["refused"]!, "missing": sites["missing"]!])
-        return ["query": .string(id)]
+        return id
     }
 }
