@@ -261,7 +261,7 @@ extension NodeAPI {
         let request = QueryRequest(queryID: "preview", policyID: policy, requester: requester, sql: sql, parameters: params, pinnedTime: time, pinnedHeight: min(h, fed.viewsHeight))
         do {
             let (r, _) = try fed.withViews { try fed.member.preview(request) }
-            b += "<p>What <b>\(HTML.esc(node.org))</b> would release now (parameters: \(HTML.esc(params.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: ", ")))): \(r.rows.count) row(s), \(r.suppressedRows) withheld (fewer than \(r.k) patients), \(r.suppressedCells) cell(s) withheld.</p><table class=preview><tr>"
+            b += "<p>What <b>\(HTML.esc(node.org))</b> would release now (parameters: \(params.isEmpty ? "none" : HTML.esc(params.map { "\($0.key)=\(ConsolePages.text($0.value))" }.sorted().joined(separator: ", ")))): \(r.rows.count) row(s), \(r.suppressedRows) withheld (fewer than \(r.k) patients), \(r.suppressedCells) cell(s) withheld.</p><table class=preview><tr>"
             b += r.columns.map { "<th>\(HTML.esc($0))</th>" }.joined() + "</tr>"
             for row in r.rows.prefix(50) {
                 b += "<tr>" + row.map { cell -> String in
@@ -308,8 +308,9 @@ extension NodeAPI {
             var segment: [String] = []
             var paths: [[String]] = []
             for (i, d) in days.enumerated() {
-                guard let r = latest["\(region)|\(d)"] else { continue }
-                if let c = r.count {
+                // A region-day without a row was not released: fewer than k patients (or none). A
+                // federated result cannot tell the two apart, so neither is drawn as zero.
+                if let c = latest["\(region)|\(d)"]?.count {
                     segment.append("\(x(i)),\(y(c))")
                     svg += "<circle cx=\"\(x(i))\" cy=\"\(y(c))\" r=\"2.5\" fill=\"\(color)\"><title>\(HTML.esc(region)) \(HTML.esc(d)): \(c)</title></circle>"
                 } else {
@@ -327,11 +328,10 @@ extension NodeAPI {
         var table = "<table id=counts><tr><th>day</th>" + regions.map { "<th>\(HTML.esc($0))</th>" }.joined() + "</tr>"
         for d in days.reversed().prefix(30) {
             table += "<tr><td>\(HTML.esc(d))</td>" + regions.map { r -> String in
-                guard let row = latest["\(r)|\(d)"] else { return "<td class=muted>—</td>" }
-                return row.count.map { "<td>\($0)</td>" } ?? "<td class=muted>suppressed</td>"
+                latest["\(r)|\(d)"]?.count.map { "<td>\($0)</td>" } ?? "<td class=muted>suppressed</td>"
             }.joined() + "</tr>"
         }
-        return "<p>\(HTML.esc(rows.first?.valueSet ?? "")) — daily counts by region from \(days.first ?? "") to \(days.last ?? ""). \(suppressedDays) region-day(s) suppressed (fewer than k patients), shown as hollow squares, not zeros.</p>"
+        return "<p>\(HTML.esc(rows.first?.valueSet ?? "")) — daily counts by region from \(days.first ?? "") to \(days.last ?? ""). \(suppressedDays) region-day(s) suppressed (fewer than k patients, or none — a federated count cannot say which), shown as hollow squares, not zeros.</p>"
             + "<p>\(legend)</p>" + svg + "<h2>Counts</h2>" + table + "</table>"
     }
 }
