@@ -14,6 +14,10 @@ public final class RaftStore {
     }
 
     let db: Database
+    /// Term and vote as last written with a sync; a Ready that changes only the commit index is
+    /// written without one (see `save`).
+    private var syncedTerm: UInt64 = 0
+    private var syncedVote: String?
     private let insertEntry: Statement
     private let deleteFrom: Statement
 
@@ -58,12 +62,25 @@ public final class RaftStore {
         }
         var boot: Membership?
         if case .blob(let b)? = try db.scalar("SELECT membership FROM bootstrap WHERE id = 1") { boot = Membership(encoded: b) }
+        syncedTerm = hs.term
+        syncedVote = hs.vote
         return State(hardState: hs, snapshot: snap, entries: entries, membership: boot)
     }
 
     /// Persists one Ready: snapshot, entries (replacing any suffix from the first), then hard state.
+    ///
+    /// A Ready that only advances the commit index is written without an fsync: the commit index is
+    /// not needed for safety (a restarted node relearns it from the leader, and applying a block the
+    /// ledger already holds is a no-op), and the next synced write makes it durable anyway. This takes
+    /// one fsync off the path from quorum to apply, on the leader and on every follower.
     public func save(_ r: Ready) throws {
         guard r.needsSync else { return }
+        let commitOnly = r.snapshot == nil && r.entries.isEmpty && r.hardState.map { $0.term == syncedTerm && $0.vote == syncedVote } ?? true
+        if commitOnly { try db.execute("PRAGMA synchronous=NORMAL") }
+        if !commitOnly, let hs = r.hardState {
+            syncedTerm = hs.term
+            syncedVote = hs.vote
+        }
         try db.transaction {
             if let s = r.snapshot {
                 try writeSnapshot(s)
@@ -80,6 +97,8 @@ public final class RaftStore {
                     .run([.integer(Int64(hs.term)), hs.vote.map { .text($0) } ?? .null, .integer(Int64(hs.commit))])
             }
         }
+        // Any failure above or here is thrown and stops the node: no later write can run unsynced.
+        if commitOnly { try db.execute("PRAGMA synchronous=FULL") }
     }
 
     /// Records a snapshot taken locally and drops the log entries it covers.
