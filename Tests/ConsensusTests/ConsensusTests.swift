@@ -111,6 +111,54 @@ import Testing
         for (_, n) in c.nodes { #expect(try LedgerVerifier.verify(path: n.ledger.path, genesis: c.genesis).ok) }
     }
 
+    /// Membership changes decided by the ledger's governance, not by whoever is connected: a fourth
+    /// hospital is voted in (member.propose + member.vote), becomes a Raft voter, catches up and
+    /// replicates; then a founder is voted out and the cluster goes on without it.
+    @Test func membersVotedInAndOutByGovernanceJoinAndLeaveRaft() throws {
+        let c = try TestCluster(voters: ["hospital-a", "hospital-b", "hospital-c"], learners: [], joining: ["hospital-d"], snapshotEvery: 20)
+        defer { c.stopAll() }
+        try c.start(["hospital-a", "hospital-b", "hospital-c"])
+        _ = try #require(c.waitForLeader())
+        for i in 0..<10 { #expect(c.write(i).isCommitted) }
+        // hospital-d runs, but nobody talks to a non-member.
+        try c.start(["hospital-d"])
+        #expect(c.nodes["hospital-d"]!.ledger.height == 0)
+        // hospital-a signs with the cluster's own signer (its nonces continue); hospital-b with its key.
+        let signers = ["hospital-a": c.signer, "hospital-b": TransactionSigner(chain: c.genesis.chain, identity: "hospital-b", key: c.keys["hospital-b"]!.signing)]
+        let d = c.keys["hospital-d"]!
+        let member = Member(id: "hospital-d", name: "Hospital D", kind: .hospital, signingKey: d.signing.publicKey.base64, encryptionKey: d.agreement.publicKeyBase64)
+        guard case .committed(let p) = c.submit(signers["hospital-a"]!.sign("member.propose", ["action": "add", "member": member.json])) else {
+            Issue.record("the proposal was not committed"); return
+        }
+        let proposal = try #require(p.result["proposal"])
+        #expect(c.submit(signers["hospital-b"]!.sign("member.vote", ["proposal": proposal, "approve": true])).isCommitted)
+        // The leader reconciles Raft with the ledger; hospital-d becomes a voter and catches up.
+        #expect(waitUntil(seconds: 30) { c.nodes.values.allSatisfy { $0.status.membership.voters.sorted() == ["hospital-a", "hospital-b", "hospital-c", "hospital-d"] } },
+                "every node sees hospital-d as a voter")
+        for i in 10..<20 { #expect(c.write(i).isCommitted) }
+        #expect(c.waitForConvergence())
+        c.expectIdenticalLedgers()
+        #expect(c.nodes["hospital-d"]!.ledger.height > 0)
+
+        // Voted out: hospital-c leaves Raft; three voters go on committing without it.
+        guard case .committed(let p2) = c.submit(signers["hospital-a"]!.sign("member.propose", ["action": "remove", "member_id": "hospital-c"])) else {
+            Issue.record("the removal was not committed"); return
+        }
+        let removal = try #require(p2.result["proposal"])
+        #expect(c.submit(signers["hospital-b"]!.sign("member.vote", ["proposal": removal, "approve": true])).isCommitted)
+        let dSigner = TransactionSigner(chain: c.genesis.chain, identity: "hospital-d", key: d.signing)
+        #expect(c.submit(dSigner.sign("member.vote", ["proposal": removal, "approve": true])).isCommitted)
+        #expect(waitUntil(seconds: 30) {
+            ["hospital-a", "hospital-b", "hospital-d"].allSatisfy { c.nodes[$0]!.status.membership.voters.sorted() == ["hospital-a", "hospital-b", "hospital-d"] }
+        }, "hospital-c is no longer a voter")
+        c.stop("hospital-c")
+        for i in 20..<30 { #expect(c.write(i).isCommitted) }
+        #expect(waitUntil(seconds: 30) { Set(["hospital-a", "hospital-b", "hospital-d"].map { c.nodes[$0]!.ledger.height }).count == 1 })
+        for id in ["hospital-a", "hospital-b", "hospital-d"] {
+            #expect(try LedgerVerifier.verify(path: c.nodes[id]!.ledger.path, genesis: c.genesis).ok)
+        }
+    }
+
     @Test func followersRedirectAndBadTransactionsAreRefused() throws {
         let c = try TestCluster(voters: ["a", "b", "c"], learners: [], snapshotEvery: 100)
         defer { c.stopAll() }

@@ -55,7 +55,9 @@ final class TestCluster {
     var nodes: [String: ClusterNode] = [:]
     let signer: TransactionSigner
 
-    init(voters: [String], learners: [String], snapshotEvery: UInt64) throws {
+    /// `joining`: organisations not in the genesis that may be voted in later (keys, an address and
+    /// a ledger file from the genesis, but no membership yet).
+    init(voters: [String], learners: [String], joining: [String] = [], snapshotEvery: UInt64) throws {
         dir = try TempDir()
         self.snapshotEvery = snapshotEvery
         var k: [String: OrganisationKeys] = [:]
@@ -66,11 +68,13 @@ final class TestCluster {
                                   signingKey: k[id]!.signing.publicKey.base64, encryptionKey: k[id]!.agreement.publicKeyBase64,
                                   voting: !learners.contains(id)))
         }
+        for id in joining { k[id] = OrganisationKeys(org: id) }
         keys = k
         genesis = Genesis(chain: "cluster-test", time: Clock.wallMillis() - 1000, members: members)
-        let ports = try freePorts(members.count)
+        let everyone = members.map(\.id) + joining
+        let ports = try freePorts(everyone.count)
         var a: [String: PeerAddress] = [:]
-        for (i, m) in members.enumerated() { a[m.id] = PeerAddress(host: "127.0.0.1", port: ports[i]) }
+        for (i, id) in everyone.enumerated() { a[id] = PeerAddress(host: "127.0.0.1", port: ports[i]) }
         addresses = a
         for id in k.keys { _ = try Ledger.create(path: dir.path("\(id).ledger"), genesis: genesis) }
         signer = TransactionSigner(chain: genesis.chain, identity: voters[0], key: k[voters[0]]!.signing)
@@ -109,8 +113,10 @@ final class TestCluster {
     }
 
     /// Writes through whichever node leads, following redirects (bounded).
-    func write(_ i: Int) -> SubmitResult {
-        let tx = enrollment(i)
+    func write(_ i: Int) -> SubmitResult { submit(enrollment(i)) }
+
+    /// Submits `tx` through whichever node leads, following redirects (bounded).
+    func submit(_ tx: Transaction) -> SubmitResult {
         var last = SubmitResult.unknown("no leader")
         for _ in 0..<50 {
             guard let l = waitForLeader() else { return last }
