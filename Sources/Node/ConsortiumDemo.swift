@@ -2,6 +2,8 @@ import DeidSQL
 import Federation
 import Foundation
 import Ledger
+import SQLiteStore
+import Workflows
 
 /// `tally demo`: a consortium of node processes on loopback — three custodians of different sizes, an
 /// insurer, the pharma sponsor, and public health as a non-voting audit node — with a seeded synthetic
@@ -14,6 +16,7 @@ public final class ConsortiumDemo {
         public var identicalHeads = false
         public var verified = false
         public var queries = 0
+        public var claims = 0
     }
 
     let root: URL
@@ -114,6 +117,11 @@ public final class ConsortiumDemo {
         say(indent(ResultText.render(hp)))
         summary.queries += 1
 
+        if specs.contains(where: { $0.org == "healthinsure" }) {
+            try claims(c, say: say)
+            summary.claims = 2
+        }
+
         say("\n== city-medical's node goes down; the ILI query runs again and says what is missing")
         c.stop("city-medical", signal: SIGKILL)
         let i2 = try c.query(as: "state-health", policy: "ili-surveillance", sql: try sql("ili_surveillance.sql"), purpose: "daily ILI report (retry)")
@@ -127,6 +135,11 @@ public final class ConsortiumDemo {
         _ = c.waitForHeight(height)
         let ledger = try c.directories["state-health"]!.openLedger()
         for (_, e) in try ledger.entries(prefix: "audit/query/") {
+            if e["event"]?.stringValue == "query.answered" {
+                let names = { (k: String) in (e[k]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", ") }
+                say("  \(MemberService.sqlTime(e["time"]?.intValue ?? 0))  query.answered   \(e["query"]?.stringValue ?? "")  answered: \(names("answered"))\(names("refused").isEmpty ? "" : "; refused: \(names("refused"))")\(names("missing").isEmpty ? "" : "; missing: \(names("missing"))")")
+                continue
+            }
             say("  \(MemberService.sqlTime(e["time"]?.intValue ?? 0))  \(e["event"]?.stringValue ?? "")  \(e["query"]?.stringValue ?? "")  by \(e["actor"]?.stringValue ?? "")  policy \(e["policy"]?.stringValue ?? "") (\(e["policy_status"]?.stringValue ?? ""))  sql \(String((e["query_hash"]?.stringValue ?? "").prefix(12)))…")
         }
         for (_, e) in try ledger.entries(prefix: "audit/policy/") {
@@ -152,6 +165,38 @@ public final class ConsortiumDemo {
         summary.verified = verified
         say("  \(heads.count == 1 ? "identical on every node" : "NODES DISAGREE") (\(elapsed()))")
         return summary
+    }
+
+    /// The insurer's scene: a claim approved against the ledger, and the same service billed by a
+    /// provider that never saw the patient — flagged to the payer, and denied for want of an encounter.
+    func claims(_ c: LocalConsortium, say: (String) -> Void) throws {
+        say("\n== healthinsure: claims verified against the ledger, without reading any clinical record")
+        let views = try Database(path: c.directories["general-hospital"]!.viewsPath, flags: [.readOnly])
+        guard let row = try views.rows("SELECT patient_id, substr(service_date, 1, 10), record_key FROM v_encounters ORDER BY record_key LIMIT 1").first,
+              let pid = row[0].textValue, let date = row[1].textValue, let enc = row[2].textValue else { return }
+        c.refreshSigners()
+        try c.commit([try c.signer("healthinsure").sign("claim.authorise", ["provider": "general-hospital", "procedures": ["99213", "99214"]]),
+                      try c.signer("healthinsure").sign("claim.authorise", ["provider": "city-medical", "procedures": ["99213"]])])
+        say("  healthinsure authorises general-hospital for 99213 and 99214, city-medical for 99213 (tally claim authorise)")
+        var ids: [String: String] = [:]
+        for (org, number, evidence) in [("general-hospital", "GH-1001", enc as String?), ("city-medical", "CM-7734", nil)] {
+            let d = c.directories[org]!
+            let claim = Claim(localID: number, patient: pid, provider: org, procedureCode: "99213", serviceDate: date, amountCents: 12_500, encounterRecord: evidence)
+            let args = try Claims.submission(claim, provider: try d.keys(), ledger: try d.openLedger(), payer: "healthinsure")
+            ids[org] = try c.commit([try c.signer(org).sign("claim.submit", args)])[0]["result"]?["claim"]?.stringValue
+        }
+        say("  general-hospital files \(ids["general-hospital"] ?? "?") and city-medical files \(ids["city-medical"] ?? "?"): the same patient, procedure 99213, \(date)")
+        say("  each claim is sealed for its provider and healthinsure only; neither hospital can open the other's")
+        _ = c.waitForHeight(try c.directories["city-medical"]!.openLedger().height)
+        let hi = c.directories["healthinsure"]!
+        let verifier = ClaimVerifier(ledger: try hi.openLedger(), keys: try hi.keys())
+        for org in ["general-hospital", "city-medical"] {
+            guard let id = ids[org] else { continue }
+            let v = try verifier.verify(id)
+            say("  tally claim verify \(id) → \(v.outcome.rawValue.uppercased())\(v.reason.isEmpty ? "" : " (\(v.reason))"): \(v.message)")
+            for dup in v.duplicates { say("      also claimed: \(dup.claim) by \(dup.provider)") }
+        }
+        say("  the encounter was checked through general-hospital's service commitment on the ledger; healthinsure read no record")
     }
 
     func indent(_ s: String) -> String { s.split(separator: "\n", omittingEmptySubsequences: false).map { "   " + $0 }.joined(separator: "\n") }

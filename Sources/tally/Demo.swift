@@ -38,7 +38,7 @@ struct DemoCommand: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)
         let summary = try ConsortiumDemo(root: root, repo: URL(fileURLWithPath: repo), executable: exe) { print($0) }.run()
         let ok = summary.verified && summary.identicalHeads
-        print("\n\(ok ? "demo complete" : "demo FAILED"): \(summary.queries) federated queries, ledger height \(summary.height) on every node")
+        print("\n\(ok ? "demo complete" : "demo FAILED"): \(summary.queries) federated queries, \(summary.claims) claims verified, ledger height \(summary.height) on every node")
         if !ok { throw ExitCode(1) }
     }
 }
