@@ -8,7 +8,9 @@ import SQLiteStore
 // to three custodian processes, their signature checks and evaluation, verification and merge — on a
 // trivial query, against the same trivial query run directly on one site's views in the same run; and
 // the ILI query end to end. Release build; node processes on loopback.
-func federationBenchmark(rounds: Int, patients: Int) throws {
+/// The release `tally` binary beside this benchmark and the repository root (the working directory);
+/// exits with a hint when either is missing.
+func nodeBinaryAndRepository() -> (exe: String, repo: String) {
     let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tally").path
     guard FileManager.default.isExecutableFile(atPath: exe) else {
         print("build the node binary first: swift build -c release --product tally")
@@ -16,6 +18,11 @@ func federationBenchmark(rounds: Int, patients: Int) throws {
     }
     let repo = FileManager.default.currentDirectoryPath
     guard FileManager.default.fileExists(atPath: repo + "/Queries/valuesets") else { print("run from the repository root"); exit(2) }
+    return (exe, repo)
+}
+
+func federationBenchmark(rounds: Int, patients: Int) throws {
+    let (exe, repo) = nodeBinaryAndRepository()
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("tally-fed-bench-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: root) }
     let c = LocalConsortium(root: root, specs: [

@@ -14,13 +14,7 @@ import SQLiteStore
 // The sites' views are filled directly (not through the ledger): loading a million sealed records
 // through Raft is what `TallyBench ingest` and `cluster` measure; here the query path is measured.
 func scanBenchmark(encounters: Int, rounds: Int) throws {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tally").path
-    guard FileManager.default.isExecutableFile(atPath: exe) else {
-        print("build the node binary first: swift build -c release --product tally")
-        exit(2)
-    }
-    let repo = FileManager.default.currentDirectoryPath
-    guard FileManager.default.fileExists(atPath: repo + "/Queries/valuesets") else { print("run from the repository root"); exit(2) }
+    let (exe, repo) = nodeBinaryAndRepository()
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("tally-scan-bench-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: root) }
     let shares: [(String, Double)] = [("general-hospital", 0.5), ("city-medical", 0.3), ("valley-hospital", 0.2)]

@@ -390,8 +390,15 @@ public final class ClusterNode: @unchecked Sendable {
     private func drainReady() throws {
         while raft.hasReady {
             let r = raft.ready()
+            // A leader may send its appends before its own copy is durable (Raft thesis §10.2.1): it
+            // counts its own copy only when it handles the followers' answers, which this thread does
+            // after `save` returns. Anything that carries a new term or vote, and every message of a
+            // non-leader, waits for the write.
+            let sameTermAndVote = r.hardState.map { $0.term == store.syncedTerm && $0.vote == store.syncedVote } ?? true
+            let early = raft.role == .leader && sameTermAndVote && r.snapshot == nil
+            if early { for m in r.messages where m.type == .append { transport.send(to: m.to, .raft(m)) } }
             try store.save(r)
-            for m in r.messages { transport.send(to: m.to, .raft(m)) }
+            for m in r.messages where !(early && m.type == .append) { transport.send(to: m.to, .raft(m)) }
             if let s = r.snapshot, let (h, hash) = ClusterNode.decodeSnapshot(s.data) {
                 count { $0.snapshotsInstalled += 1 }
                 if ledger.height < h {

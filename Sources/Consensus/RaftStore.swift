@@ -16,8 +16,8 @@ public final class RaftStore {
     let db: Database
     /// Term and vote as last written with a sync; a Ready that changes only the commit index is
     /// written without one (see `save`).
-    private var syncedTerm: UInt64 = 0
-    private var syncedVote: String?
+    private(set) var syncedTerm: UInt64 = 0
+    private(set) var syncedVote: String?
     private let insertEntry: Statement
     private let deleteFrom: Statement
 

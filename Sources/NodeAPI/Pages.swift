@@ -261,12 +261,12 @@ extension NodeAPI {
         let request = QueryRequest(queryID: "preview", policyID: policy, requester: requester, sql: sql, parameters: params, pinnedTime: time, pinnedHeight: min(h, fed.viewsHeight))
         do {
             let (r, _) = try fed.withViews { try fed.member.preview(request) }
-            b += "<p>What <b>\(HTML.esc(node.org))</b> would release now (parameters: \(params.isEmpty ? "none" : HTML.esc(params.map { "\($0.key)=\(ConsolePages.text($0.value))" }.sorted().joined(separator: ", ")))): \(r.rows.count) row(s), \(r.suppressedRows) withheld (fewer than \(r.k) patients), \(r.suppressedCells) cell(s) withheld.</p><table class=preview><tr>"
+            b += "<p>What <b>\(HTML.esc(node.org))</b> would release now (parameters: \(params.isEmpty ? "none" : HTML.esc(params.map { "\($0.key)=\($0.value.displayText)" }.sorted().joined(separator: ", ")))): \(r.rows.count) row(s), \(r.suppressedRows) withheld (fewer than \(r.k) patients), \(r.suppressedCells) cell(s) withheld.</p><table class=preview><tr>"
             b += r.columns.map { "<th>\(HTML.esc($0))</th>" }.joined() + "</tr>"
             for row in r.rows.prefix(50) {
                 b += "<tr>" + row.map { cell -> String in
                     switch cell {
-                    case .value(let v): return "<td>\(HTML.esc(ConsolePages.text(v)))</td>"
+                    case .value(let v): return "<td>\(HTML.esc(v.displayText))</td>"
                     case .suppressed: return "<td class=muted>suppressed</td>"
                     }
                 }.joined() + "</tr>"
@@ -370,15 +370,6 @@ extension ConsolePages {
         return out
     }
 
-    static func text(_ v: SQLValue) -> String {
-        switch v {
-        case .text(let s): return s
-        case .integer(let i): return String(i)
-        case .real(let d): return String(d)
-        case .null: return ""
-        case .blob: return "(blob)"
-        }
-    }
 }
 
 /// `application/x-www-form-urlencoded` bodies.

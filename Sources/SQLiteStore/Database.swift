@@ -255,4 +255,14 @@ extension SQLValue {
     public var intValue: Int64? { if case .integer(let v) = self { return v }; return nil }
     public var textValue: String? { if case .text(let v) = self { return v }; return nil }
     public var blobValue: [UInt8]? { if case .blob(let v) = self { return v }; return nil }
+    /// The value as a person reads it in a table cell (NULL empty, blobs not shown).
+    public var displayText: String {
+        switch self {
+        case .text(let s): return s
+        case .integer(let i): return String(i)
+        case .real(let d): return String(d)
+        case .null: return ""
+        case .blob: return "(blob)"
+        }
+    }
 }

@@ -91,15 +91,7 @@ struct CohortCommand: ParsableCommand {
             do {
                 let (columns, rows) = try member.cohort(queryID: queryID, sql: text, parameters: params)
                 print(columns.joined(separator: "\t"))
-                for r in rows { print(r.map { v -> String in
-                    switch v {
-                    case .text(let s): return s
-                    case .integer(let i): return String(i)
-                    case .real(let d): return String(d)
-                    case .null: return ""
-                    case .blob: return "(blob)"
-                    }
-                }.joined(separator: "\t")) }
+                for r in rows { print(r.map(\.displayText).joined(separator: "\t")) }
                 FileHandle.standardError.write(Data("\(rows.count) row(s): \(keys.org)'s own patients only; do not send this list to anyone outside \(keys.org)\n".utf8))
             } catch let e as Refusal { throw fail(e.description) }
         }
