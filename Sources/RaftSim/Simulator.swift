@@ -20,6 +20,8 @@ public final class Simulator {
         public var fsyncMillis: Int64 = 8
         /// Applied entries between snapshots (log compaction).
         public var snapshotEvery: UInt64 = 40
+        /// A leader sends appends while its own write syncs (as `ClusterNode` does).
+        public var earlyLeaderAppends = true
         public var clientRequestsPerSecond: Int = 60
         public init() {}
     }
@@ -172,24 +174,40 @@ public final class Simulator {
         }
     }
 
-    /// Takes the node's Ready: writes go to disk first (a sync takes time; a crash before it completes
-    /// loses them), and only then are messages sent and entries applied.
+    /// Takes the node's Ready as `ClusterNode` does: writes go to disk first (a sync takes time; a crash
+    /// before it completes loses them), and only then are messages sent and entries applied — except
+    /// that a leader sends its appends while its own write syncs, and a Ready that only advances the
+    /// commit index is not synced at all (its commit index is modelled as never reaching the disk).
     func process(_ n: SimNode) {
         guard n.up, n.syncing == nil, n.raft.hasReady else { return }
-        let r = n.raft.ready()
+        var r = n.raft.ready()
         checkLeader(n)
-        if r.needsSync {
+        let sameTermAndVote = r.hardState.map { $0.term == n.storage.hardState.term && $0.vote == n.storage.hardState.vote } ?? true
+        let commitOnly = r.snapshot == nil && r.entries.isEmpty && sameTermAndVote
+        if r.needsSync && !commitOnly {
+            if options.earlyLeaderAppends && n.raft.role == .leader && sameTermAndVote && r.snapshot == nil {
+                for m in r.messages where m.type == .append { transmit(m) }
+                r.messages.removeAll { $0.type == .append }
+            }
             n.generation += 1
             let latency = 1 + Int64(rng.below(UInt64(max(options.fsyncMillis, 1))))
             n.syncing = (r, now + latency, n.generation)
             schedule(at: now + latency, .synced(n.id, generation: n.generation))
         } else {
-            finish(n, r)
+            finish(n, r, commitDurable: !commitOnly)
         }
     }
 
-    func finish(_ n: SimNode, _ r: Ready) {
-        n.storage.write(r)
+    func finish(_ n: SimNode, _ r: Ready, commitDurable: Bool = true) {
+        if commitDurable {
+            n.storage.write(r)
+        } else if var hs = r.hardState {
+            // Unsynced: model the worst case, where the new commit index never reaches the disk.
+            hs.commit = n.storage.hardState.commit
+            var w = r
+            w.hardState = hs
+            n.storage.write(w)
+        }
         for m in r.messages { transmit(m) }
         if let s = r.snapshot {
             n.machine = KVStateMachine(snapshot: s.data)
