@@ -25,14 +25,15 @@ public struct ConsolePages: Sendable {
         self.resultsPath = resultsPath
     }
 
-    /// The console token of a node directory: created on first use (32 random bytes, hex, mode 0600).
+    /// The console token of a node directory: created on first use (32 random bytes, mode 0600). The
+    /// token is the file's text, as a steward copies it into the page.
     public static func token(in directory: URL) throws -> String {
         let path = directory.appendingPathComponent("keys/console.token").path
-        if let existing = try? KeyFile.read(path) { return existing.hexString }
+        if FileManager.default.fileExists(atPath: path) { return try KeyFile.read(path).base64 }
         var rng = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
         try KeyFile.write(bytes, to: path)
-        return bytes.hexString
+        return bytes.base64
     }
 }
 
@@ -174,7 +175,7 @@ extension NodeAPI {
             let id = context.parameters.get("id") ?? ""
             let body = try await request.body.collect(upTo: 16 << 10)
             let form = HTMLForm.parse(String(buffer: body))
-            guard let given = form["token"], ConsolePages.constantTimeEqual(given, pages.token) else {
+            guard let given = form["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), ConsolePages.constantTimeEqual(given, pages.token) else {
                 throw HTTPError(.forbidden, message: "the console token is missing or wrong (it is in the node directory: keys/console.token)")
             }
             guard let vote = form["vote"], ["approve", "reject"].contains(vote) else { throw HTTPError(.badRequest, message: "vote must be approve or reject") }

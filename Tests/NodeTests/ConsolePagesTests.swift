@@ -138,7 +138,7 @@ import Testing
             #expect(p.terminationStatus == 0, "\(log)")
         } else {
             // Without a browser, the same approval through the page's form, as the browser posts it.
-            (pc, pt) = try HTTP.request("POST", gh, "/policies/hypertension-prevalence/vote", body: Array("token=\(token)&vote=approve".utf8))
+            (pc, pt) = try HTTP.request("POST", gh, "/policies/hypertension-prevalence/vote", body: Array("token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&vote=approve".utf8))
             #expect(pc == 303, "\(pt)")
             print("Chromium not installed: pages checked over HTTP only (run .ci/pages-check for the browser run)")
         }
