@@ -43,6 +43,8 @@ public final class LocalConsortium {
     private var processes: [String: Process] = [:]
     private var signers: [String: TransactionSigner] = [:]
     private(set) var secret: [UInt8] = []
+    /// The nodes' log level (`tally node start --log-level`); logs go to ROOT/ORG.log.
+    public var logLevel = "info"
     let log: (String) -> Void
 
     public init(root: URL, specs: [MemberSpec], executable: String, workingDirectory: String, log: @escaping (String) -> Void = { _ in }) {
@@ -83,7 +85,7 @@ public final class LocalConsortium {
         p.executableURL = URL(fileURLWithPath: executable)
         p.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
         var args = ["node", "start", "--dir", directories[org]!.url.path, "--listen", raftAddresses[org]!, "--api", apis[org]!,
-                    "--tick-millis", String(tickMillis)]
+                    "--tick-millis", String(tickMillis), "--log-level", logLevel]
         for s in specs where s.org != org { args += ["--peer", "\(s.org)=\(raftAddresses[s.org]!)/\(apis[s.org]!)"] }
         p.arguments = args
         let logURL = root.appendingPathComponent("\(org).log")

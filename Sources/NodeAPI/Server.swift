@@ -2,6 +2,7 @@ import Consensus
 import Federation
 import Foundation
 import Hummingbird
+import Logging
 import Ledger
 import NIOCore
 import Raft
@@ -200,10 +201,13 @@ public struct NodeAPI: Sendable {
         return router
     }
 
-    /// Runs the API on `host:port` until SIGTERM/SIGINT; `onRunning` gets the bound port.
-    public func run(host: String, port: Int, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
-        let app = Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "tally"),
-                              onServerRunning: { channel in onRunning(channel.localAddress?.port ?? port) })
+    /// Runs the API on `host:port` until SIGTERM/SIGINT; `onRunning` gets the bound port. Requests are
+    /// logged at debug level (method, path, status — never a body).
+    public func run(host: String, port: Int, logger: Logger? = nil, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let r = router()
+        r.add(middleware: LogRequestsMiddleware(.debug))
+        let app = Application(router: r, configuration: .init(address: .hostname(host, port: port), serverName: "tally"),
+                              onServerRunning: { channel in onRunning(channel.localAddress?.port ?? port) }, logger: logger)
         try await app.runService()
     }
 

@@ -3,6 +3,7 @@ import Consensus
 import DeidSQL
 import Dispatch
 import Foundation
+import Logging
 import Ledger
 import Node
 import NodeAPI
@@ -62,6 +63,7 @@ struct NodeCommand: ParsableCommand {
         @Option(help: "A peer: ORG=RAFT_HOST:PORT/API_HOST:PORT (repeat for each).") var peer: [String] = []
         @Option(help: "Milliseconds per Raft tick (election timeout is 10 ticks).") var tickMillis: Int = 50
         @Option(help: "Directory of value sets for VALUESET(...) in queries (default: Queries/valuesets if present).") var valuesets: String?
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. No level logs health data.") var logLevel: String = "info"
 
         func run() throws {
             do {
@@ -98,15 +100,22 @@ struct NodeCommand: ParsableCommand {
                 var options = ClusterNode.Options()
                 options.tickMillis = max(5, tickMillis)
                 let org = nd.org
+                guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
+                LoggingSystem.bootstrap { label in
+                    var h = StreamLogHandler.standardError(label: label)
+                    h.logLevel = level
+                    return h
+                }
+                var logger = Logger(label: "tally.node")
+                logger[metadataKey: "org"] = .string(org)
+                let log: @Sendable (String) -> Void = { [logger] in logger.info("\($0)") }
                 let node = try ClusterNode(ledger: ledger, keys: keys, raftPath: nd.url.appendingPathComponent("raft.sqlite").path,
-                                           listen: listenAddr, peers: peers, options: options,
-                                           log: { FileHandle.standardError.write(Data("[\(org)] \($0)\n".utf8)) })
+                                           listen: listenAddr, peers: peers, options: options, log: log)
                 var apis = cfg.peers.mapValues(\.api)
                 apis[org] = cfg.api
                 let vsDir = valuesets ?? (FileManager.default.fileExists(atPath: "Queries/valuesets") ? "Queries/valuesets" : nil)
                 let sets = try vsDir.map { try QueryChecker.loadValueSets(directory: $0) } ?? [:]
-                let fed = try FederationServices(node: node, keys: keys, viewsPath: nd.viewsPath, valueSets: sets, apiAddresses: apis,
-                                                 log: { FileHandle.standardError.write(Data("[\(org)] \($0)\n".utf8)) })
+                let fed = try FederationServices(node: node, keys: keys, viewsPath: nd.viewsPath, valueSets: sets, apiAddresses: apis, log: log)
                 node.onBlock = { [weak fed] in fed?.blockCommitted() }
                 let raftPort = try node.start()
                 fed.startFollowing()
@@ -119,7 +128,9 @@ struct NodeCommand: ParsableCommand {
                 let failure = FailureBox()
                 Task {
                     do {
-                        try await api.run(host: apiAddr.host, port: Int(apiAddr.port)) { port in
+                        var httpLogger = Logger(label: "tally.api")
+                        httpLogger[metadataKey: "org"] = .string(org)
+                        try await api.run(host: apiAddr.host, port: Int(apiAddr.port), logger: httpLogger) { port in
                             print("ready: \(org) raft=\(listenAddr.host):\(raftPort) api=\(apiAddr.host):\(port) height=\(ledger.height)")
                             print("console: http://\(apiAddr.host):\(port)/ (votes need the token in \(nd.url.appendingPathComponent("keys/console.token").path))")
                             fflush(stdout)
