@@ -22,6 +22,11 @@ try:
     for p in spec["pages"]:
         url = p.get("url") or spec["base"] + p["path"]
         driver.get(url)
+        if p.get("fill"):
+            for name, value in p["fill"].items():
+                driver.find_element(By.NAME, name).send_keys(value)
+            driver.find_element(By.ID, p["submit"]).click()
+            time.sleep(0.5)
         body = driver.find_element(By.TAG_NAME, "body").text
         missing = [e for e in p["expect"] if e not in body and e not in driver.page_source]
         shot = os.path.join(spec["out"], p["name"] + ".png")

@@ -83,7 +83,7 @@ public final class ConsortiumDemo {
         func sql(_ f: String) throws -> String { try String(contentsOf: queries.appendingPathComponent(f), encoding: .utf8) }
 
         say("\n== pharmacorp: how many consented patients aged 45–75 with hypertension, not on a beta blocker, per site?")
-        say("   tally query run --api \(c.apis["pharmacorp"]!) --policy trial-eligibility-cardio --param min_age=45 --param max_age=75 Queries/trial_eligibility.sql")
+        say("   tally query run --api \(c.apis["pharmacorp"]!) --dir pharmacorp --policy trial-eligibility-cardio --param min_age=45 --param max_age=75 Queries/trial_eligibility.sql")
         let t = try c.query(as: "pharmacorp", policy: "trial-eligibility-cardio", sql: try sql("trial_eligibility.sql"),
                             parameters: ["min_age": "45", "max_age": "75"], purpose: "cardio-2026 feasibility")
         say(indent(ResultText.render(t)))
@@ -100,7 +100,7 @@ public final class ConsortiumDemo {
         say("   \(cohort.rows.count) pseudonymous patients (e.g. \(cohort.rows.prefix(2).compactMap { $0.first?.textValue?.prefix(20) }.joined(separator: ", "))…) — the list stays at general-hospital")
 
         say("\n== state-health: influenza-like illness by region and day, last 7 days")
-        say("   tally query run --api \(c.apis["state-health"]!) --policy ili-surveillance Queries/ili_surveillance.sql")
+        say("   tally query run --api \(c.apis["state-health"]!) --dir state-health --policy ili-surveillance Queries/ili_surveillance.sql")
         let i1 = try c.query(as: "state-health", policy: "ili-surveillance", sql: try sql("ili_surveillance.sql"), purpose: "daily ILI report")
         say(indent(ResultText.render(i1)))
         say("   valley-clinic rejected the policy, so its patients are not in these counts.")

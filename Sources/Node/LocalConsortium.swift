@@ -265,7 +265,8 @@ public final class LocalConsortium {
     public func query(as org: String, policy: String, sql: String, parameters: [String: String] = [:], purpose: String = "") throws -> FederatedResult {
         let body: JSON = ["policy": .string(policy), "sql": .string(sql), "parameters": .object(parameters.mapValues { .string($0) }),
                           "purpose": .string(purpose)]
-        let (code, text) = try HTTP.request("POST", apis[org]!, "/v1/queries", body: Array(body.canonicalString.utf8), timeout: 120)
+        let (code, text) = try HTTP.signed("POST", apis[org]!, "/v1/queries", body: Array(body.canonicalString.utf8), identity: org,
+                                           key: try directories[org]!.keys().signing, timeout: 120)
         guard code == 200, let j = try? JSON.parse(Array(text.utf8)) else {
             throw Failure("query failed (HTTP \(code)): \((try? JSON.parse(Array(text.utf8)))?["error"]?.stringValue ?? text)")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,13 +15,20 @@ public enum HTTP {
 
     /// Returns the status code and body text.
     public static func request(_ method: String, _ hostPort: String, _ path: String, body: [UInt8]? = nil,
-                               timeout: TimeInterval = 30) throws -> (Int, String) {
-        let (code, bytes) = try exchange(method, hostPort, path, body: body, timeout: timeout)
+                               timeout: TimeInterval = 30, headers: [(String, String)] = []) throws -> (Int, String) {
+        let (code, bytes) = try exchange(method, hostPort, path, body: body, timeout: timeout, headers: headers)
         return (code, String(decoding: bytes, as: UTF8.self))
     }
 
+    /// A request signed as `identity` with `key` (`RequestSignature`), for endpoints that authenticate.
+    public static func signed(_ method: String, _ hostPort: String, _ path: String, body: [UInt8]? = nil, identity: String, key: SigningKey,
+                              timeout: TimeInterval = 30) throws -> (Int, String) {
+        try request(method, hostPort, path, body: body, timeout: timeout,
+                    headers: RequestSignature.headers(identity: identity, key: key, method: method, target: path, body: body ?? []))
+    }
+
     public static func exchange(_ method: String, _ hostPort: String, _ path: String, body: [UInt8]? = nil,
-                                timeout: TimeInterval = 30) throws -> (Int, [UInt8]) {
+                                timeout: TimeInterval = 30, headers: [(String, String)] = []) throws -> (Int, [UInt8]) {
         guard let colon = hostPort.lastIndex(of: ":"), let port = UInt16(hostPort[hostPort.index(after: colon)...]) else {
             throw Failure(description: "bad address \(hostPort) (expected host:port)")
         }
@@ -30,6 +38,9 @@ public enum HTTP {
         let fd = try connect(host: host, port: port, timeout: timeout)
         defer { close(fd) }
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(hostPort)\r\nConnection: close\r\nUser-Agent: tally\r\n"
+        for (name, value) in headers where !name.contains("\r") && !name.contains("\n") && !value.contains("\r") && !value.contains("\n") {
+            head += "\(name): \(value)\r\n"
+        }
         if let body {
             head += "Content-Type: application/octet-stream\r\nContent-Length: \(body.count)\r\n"
         }

@@ -206,8 +206,23 @@ public final class FederationServices: @unchecked Sendable {
         var result = Merger.merge(all, plan: plan, request: fr, k: k)
         result.timings = ["submit": submitted, "fanout": fanout, "merge": ms(since: t2)]
         recordOutcome(queryID, all)
+        rememberResult(result)
         return result
     }
+
+    /// The merged results of the latest queries this node coordinated (`GET /v1/queries/{id}`).
+    private var recent: [(String, FederatedResult)] = []
+    private let recentLock = NSLock()
+    static let recentResults = 256
+
+    func rememberResult(_ r: FederatedResult) {
+        recentLock.withLock {
+            recent.append((r.queryID, r))
+            if recent.count > FederationServices.recentResults { recent.removeFirst(recent.count - FederationServices.recentResults) }
+        }
+    }
+
+    func recentResult(_ id: String) -> FederatedResult? { recentLock.withLock { recent.last { $0.0 == id }?.1 } }
 
     /// Queues the outcome of `queryID` (which sites answered, refused, were missing — names only), so
     /// each patient's access report can say exactly which sites read their records. Outcomes ride on

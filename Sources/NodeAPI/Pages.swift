@@ -150,10 +150,20 @@ extension NodeAPI {
             b += "<pre>\(HTML.esc(proof.json.pretty()))</pre><p class=muted>Check it offline: save the JSON and run <code>tally ledger check-proof --genesis genesis.json proof.json</code>.</p>"
             return HTML.page("Transaction", org: org, b)
         }
-        router.get("/audit") { request, _ in
-            guard let pid = request.uri.queryParameters.get("patient").map({ String($0) }), !pid.isEmpty else {
-                return HTML.page("Audit", org: org, "<form method=get action=\"/audit\"><p>Patient pseudonym: <input type=text name=patient placeholder=\"PAT-…\"> <button>Show access report</button></p></form>")
+        router.get("/audit") { _, _ in
+            HTML.page("Audit", org: org, """
+            <form method=post action="/audit"><p>Patient pseudonym: <input type=text name=patient placeholder="PAT-…"></p>
+            <p>Console token: <input type=password name=token autocomplete=off></p><button id=show-report>Show access report</button></form>
+            <p class=muted>The report names everyone who touched this patient's data; it needs the console token
+            (the node directory's keys/console.token).</p>
+            """)
+        }
+        router.post("/audit") { request, _ in
+            let form = HTMLForm.parse(String(buffer: try await request.body.collect(upTo: 16 << 10)))
+            guard let given = form["token"]?.trimmingCharacters(in: .whitespacesAndNewlines), ConsolePages.constantTimeEqual(given, pages.token) else {
+                throw HTTPError(.forbidden, message: "the console token is missing or wrong (it is in the node directory: keys/console.token)")
             }
+            let pid = (form["patient"] ?? "").trimmingCharacters(in: .whitespaces)
             let result = await offload { Result { try AccessReport.build(ledger: api.node.ledger, patient: pid) } }
             guard case .success(let report) = result else {
                 return HTML.page("Audit", org: org, "<p class=bad>\(HTML.esc(pid)) is not registered on this ledger.</p>")

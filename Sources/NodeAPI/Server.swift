@@ -6,6 +6,7 @@ import Logging
 import Ledger
 import NIOCore
 import Raft
+import SQLiteStore
 import Workflows
 
 /// The node's HTTP API (JSON), used by the CLI and other programs to reach a running node.
@@ -37,6 +38,7 @@ public struct NodeAPI: Sendable {
     public let metrics: NodeMetrics
     /// The web pages; nil serves the API alone.
     public let pages: ConsolePages?
+    let auth: RequestAuthenticator
 
     public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil, metrics: NodeMetrics = NodeMetrics(),
                 pages: ConsolePages? = nil) {
@@ -45,6 +47,7 @@ public struct NodeAPI: Sendable {
         self.federation = federation
         self.metrics = metrics
         self.pages = pages
+        self.auth = RequestAuthenticator(ledger: node.ledger)
         federation?.metrics = metrics
     }
 
@@ -135,13 +138,15 @@ public struct NodeAPI: Sendable {
             return api.json(.ok, ["hash": .string(b.hash.hex), "header": b.header.json, "checkpoint": b.checkpoint.json,
                                   "transactions": .int(Int64(b.transactions.count))])
         }
-        router.get("/v1/patients/:pid/consents") { _, context in
+        router.get("/v1/patients/:pid/consents") { request, context in
+            _ = try api.caller(request)
             let pid = context.parameters.get("pid") ?? ""
             do {
                 return api.json(.ok, .array(try ConsentPortal.list(ledger: api.node.ledger, patient: pid, at: Clock.wallMillis()).map(\.json)))
             } catch let e as ClaimError { return api.json(.notFound, ["error": .string(e.description)]) }
         }
-        router.get("/v1/patients/:pid/access-report") { _, context in
+        router.get("/v1/patients/:pid/access-report") { request, context in
+            _ = try api.caller(request)
             let pid = context.parameters.get("pid") ?? ""
             let result = await offload { Result { try AccessReport.build(ledger: api.node.ledger, patient: pid) } }
             switch result {
@@ -161,12 +166,14 @@ public struct NodeAPI: Sendable {
         if let pages { addPages(to: router, pages) }
         if let fed = federation {
             router.get("/v1/break-glass") { request, _ in
+                _ = try api.caller(request, ownOrganisation: true)
                 let hours = request.uri.queryParameters.get("overdue_hours").flatMap { Int64($0) } ?? 72
                 guard hours > 0, hours < 24 * 3650 else { return api.json(.badRequest, ["error": "overdue_hours must be between 1 and 87599"]) }
                 let items = try BreakGlassQueue.pending(ledger: api.node.ledger, org: fed.keys.org, now: Clock.wallMillis(), reviewWithin: hours * 3_600_000)
                 return api.json(.ok, .array(items.map(\.json)))
             }
-            router.get("/v1/claims/:id/verification") { _, context in
+            router.get("/v1/claims/:id/verification") { request, context in
+                _ = try api.caller(request, ownOrganisation: true)
                 let id = context.parameters.get("id") ?? ""
                 do {
                     return api.json(.ok, try ClaimVerifier(ledger: api.node.ledger, keys: fed.keys).verify(id).json)
@@ -185,6 +192,10 @@ public struct NodeAPI: Sendable {
             }
             router.post("/v1/queries") { request, _ in
                 let body = try await request.body.collect(upTo: 1 << 20)
+                let caller = try api.caller(request, body: Array(body.readableBytesView), ownOrganisation: true)
+                guard [Role.organisation, Role.analyst, Role.dataSteward, Role.admin].contains(caller.role) else {
+                    throw HTTPError(.forbidden, message: "role \(caller.role) may not run federated queries")
+                }
                 guard let j = try? JSON.parse(Array(body.readableBytesView)), let policy = j["policy"]?.stringValue, let sql = j["sql"]?.stringValue else {
                     return api.json(.badRequest, ["error": "expected {\"policy\": ID, \"sql\": TEXT, \"parameters\": {…}}"])
                 }
@@ -197,8 +208,64 @@ public struct NodeAPI: Sendable {
                 case .failure(let e): return api.json(.internalServerError, ["error": .string("\(e)")])
                 }
             }
+            router.get("/v1/queries/:id") { request, context in
+                let caller = try api.caller(request)
+                let id = context.parameters.get("id") ?? ""
+                guard Member.isValidID(id), let q = try api.node.ledger.value(StateKey.query(id)) else { throw HTTPError(.notFound, message: "no query \(id) on this node's ledger") }
+                var out: JSON = ["query": q]
+                // The merged result stays with the requester's organisation.
+                if caller.org == api.node.org, let r = fed.recentResult(id) { out = out.setting("result", r.json) }
+                return api.json(.ok, out)
+            }
+            router.post("/v1/queries/preview") { request, _ in
+                let body = try await request.body.collect(upTo: 1 << 20)
+                _ = try api.caller(request, body: Array(body.readableBytesView), ownOrganisation: true)
+                guard let j = try? JSON.parse(Array(body.readableBytesView)), let policy = j["policy"]?.stringValue, let sql = j["sql"]?.stringValue else {
+                    throw HTTPError(.badRequest, message: "expected {\"policy\": ID, \"sql\": TEXT, \"parameters\": {…}}")
+                }
+                var params: [String: SQLValue] = [:]
+                for (k, v) in j["parameters"]?.objectValue ?? [:] { params[k] = v.intValue.map { .integer($0) } ?? v.stringValue.map { .text($0) } }
+                let h = min(api.node.ledger.height, fed.viewsHeight)
+                let time = try api.node.ledger.block(at: h).header.time
+                let requester = (try api.node.ledger.value(StateKey.policy(policy)))?["document"]?["requesters"]?.arrayValue?.first?.stringValue ?? api.node.org
+                let r = QueryRequest(queryID: "preview", policyID: policy, requester: requester, sql: sql, parameters: params, pinnedTime: time, pinnedHeight: h)
+                let outcome = await offload { Result { try fed.withViews { try fed.member.preview(r) } } }
+                switch outcome {
+                case .success(let (result, _)): return api.json(.ok, result.json.setting("preview", true))
+                case .failure(let e as Refusal): return api.json(.unprocessableContent, ["code": .string(e.code), "error": .string(e.description)])
+                case .failure(let e): return api.json(.internalServerError, ["error": .string("\(e)")])
+                }
+            }
+            router.get("/v1/surveillance") { request, _ in
+                _ = try api.caller(request, ownOrganisation: true)
+                guard let path = api.pages?.resultsPath, FileManager.default.fileExists(atPath: path) else { return api.json(.ok, ["rows": []]) }
+                let after = request.uri.queryParameters.get("after").flatMap { Int64($0) } ?? 0
+                let rows = try SurveillanceResults(path: path).rows(after: after, limit: 10_000)
+                return api.json(.ok, ["rows": .array(rows.map { id, r in
+                    ["id": .int(id), "query": .string(r.queryID), "policy": .string(r.policyID), "region": .string(r.region), "day": .string(r.day),
+                     "value_set": .string(r.valueSet), "count": r.count.map { .int($0) } ?? .null, "suppressed": .bool(r.count == nil)]
+                })])
+            }
+        }
+        router.get("/v1/policies") { request, _ in
+            _ = try api.caller(request)
+            let now = Clock.wallMillis()
+            return api.json(.ok, .array(try api.node.ledger.entries(prefix: "policy/").map { _, p in
+                ["id": p["id"] ?? .null, "hash": p["hash"] ?? .null, "status": .string(PolicyStatus.derive(p, at: now).rawValue),
+                 "proposer": p["proposer"] ?? .null, "k": p["k"] ?? .null, "rule": p["rule"] ?? .null, "quorum": p["quorum"] ?? .null,
+                 "custodians": p["custodians"] ?? .null, "votes": p["votes"] ?? .null, "expires": p["expires"] ?? .null, "document": p["document"] ?? .null]
+            }))
         }
         return router
+    }
+
+    /// The signed caller of `request` (see `RequestSignature`); `ownOrganisation` requires it to act
+    /// for this node's organisation. Failures are thrown as 401 / 403 JSON errors.
+    func caller(_ request: Request, body: [UInt8] = [], ownOrganisation: Bool = false) throws -> Caller {
+        let c: Caller
+        do { c = try auth.authenticate(request, body: body) } catch { throw HTTPError(error.status, message: error.message) }
+        guard !ownOrganisation || c.org == node.org else { throw HTTPError(.forbidden, message: "\(c.id) does not act for \(node.org)") }
+        return c
     }
 
     /// Runs the API on `host:port` until SIGTERM/SIGINT; `onRunning` gets the bound port. Requests are
@@ -267,6 +334,7 @@ public struct NodeAPI: Sendable {
     static func code(for status: HTTPResponse.Status) -> String {
         switch status.code {
         case 400: return "bad_request"
+        case 401: return "unauthenticated"
         case 403: return "forbidden"
         case 404: return "not_found"
         case 405: return "method_not_allowed"

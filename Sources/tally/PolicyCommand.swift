@@ -76,6 +76,14 @@ func submitAsOrganisation(dir: String, api: String?, op: String, args: JSON) thr
     try submitSigned(dir: dir, user: nil, api: api, op: op, args: args)
 }
 
+/// The identity (ORG or ORG/USER) and key a command signs with.
+func signingIdentity(dir: String, user: String?) throws -> (String, SigningKey) {
+    do {
+        let nd = try NodeDirectory(dir)
+        return (user.map { "\(nd.org)/\($0)" } ?? nd.org, try user.map(nd.userKey) ?? nd.keys().signing)
+    } catch let e as NodeDirectory.Error { throw fail(e.description) }
+}
+
 /// Signs `op` as `user` of the directory's organisation (its key in `keys/users/`), or as the
 /// organisation itself when `user` is nil, and commits it (see `submitAsOrganisation`).
 func submitSigned(dir: String, user: String?, api: String?, op: String, args: JSON) throws -> JSON {

@@ -97,11 +97,13 @@ extension QueryCommand {
             The node records the submission on the ledger, sends it to every custodian member, verifies
             their signed answers, merges them and applies the threshold again. Sites that refuse (e.g. did
             not approve the policy) or do not answer in time are named; the result is then partial.
-              tally query run --api 127.0.0.1:8105 --policy trial-eligibility-cardio Queries/trial_eligibility.sql
+              tally query run --api 127.0.0.1:8105 --dir pharmacorp --policy trial-eligibility-cardio Queries/trial_eligibility.sql
             Suppressed cells print as (suppressed) in tables, empty in CSV, {"suppressed":true} in JSON.
             """
         )
         @Option(help: "Your node's API address, host:port.") var api: String
+        @Option(help: "Your organisation's node directory (its key signs the request).") var dir: String
+        @Option(name: .customLong("as"), help: "Sign as this user of the organisation (DIR/keys/users/NAME.key, role analyst or data-steward).") var user: String?
         @Option(help: "Policy id.") var policy: String
         @Option(help: "Parameter value, name=value.") var param: [String] = []
         @Option(help: "Output: table, json or csv.") var format: String = "table"
@@ -124,7 +126,8 @@ extension QueryCommand {
                 params[String(kv[0]).trimmingCharacters(in: CharacterSet(charactersIn: ":"))] = .string(String(kv[1]))
             }
             let body: JSON = ["policy": .string(policy), "sql": .string(sql), "parameters": .object(params), "purpose": .string(purpose)]
-            let (code, text) = try HTTP.request("POST", api, "/v1/queries", body: Array(body.canonicalString.utf8), timeout: 120)
+            let (identity, key) = try signingIdentity(dir: dir, user: user)
+            let (code, text) = try HTTP.signed("POST", api, "/v1/queries", body: Array(body.canonicalString.utf8), identity: identity, key: key, timeout: 120)
             guard code == 200, let j = try? JSON.parse(Array(text.utf8)), let r = try? FederatedResult(json: j) else {
                 let msg = (try? JSON.parse(Array(text.utf8)))?["error"]?.stringValue ?? text
                 throw fail("query failed (HTTP \(code)): \(msg)")

@@ -36,7 +36,8 @@ struct SurveillanceCommand: ParsableCommand {
             let nd = try NodeDirectory(dir)
             let store = try SurveillanceResults(path: nd.url.appendingPathComponent("results.sqlite").path)
             let body: JSON = ["policy": .string(policy), "sql": .string(text), "purpose": "scheduled surveillance pull"]
-            let (code, reply) = try HTTP.request("POST", api, "/v1/queries", body: Array(body.canonicalString.utf8), timeout: 120)
+            let keys = try nd.keys()
+            let (code, reply) = try HTTP.signed("POST", api, "/v1/queries", body: Array(body.canonicalString.utf8), identity: keys.org, key: keys.signing, timeout: 120)
             guard code == 200, let j = try? JSON.parse(Array(reply.utf8)), let r = try? FederatedResult(json: j) else {
                 throw fail("query failed (HTTP \(code)): \((try? JSON.parse(Array(reply.utf8)))?["error"]?.stringValue ?? reply)")
             }

@@ -102,10 +102,14 @@ import Testing
         // Audit view for a patient with a consent on record.
         let pid = try #require(try Database(path: c.directories["general-hospital"]!.viewsPath, flags: [.readOnly])
             .rows("SELECT patient_id FROM v_consents ORDER BY patient_id LIMIT 1").first?[0].textValue)
-        (code, html) = try page(gh, "/audit?patient=\(pid)")
-        #expect(code == 200 && html.contains("consent") && html.contains("verifies"))
-
         let token = try ConsolePages.token(in: c.directories["general-hospital"]!.url)
+        let tokenField = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        (code, html) = try page(gh, "/audit")
+        #expect(code == 200 && html.contains("name=patient") && html.contains("name=token"))
+        (code, html) = try HTTP.request("POST", gh, "/audit", body: Array("patient=\(pid)".utf8))
+        #expect(code == 403, "the audit view needs the console token")
+        (code, html) = try HTTP.request("POST", gh, "/audit", body: Array("patient=\(pid)&token=\(tokenField)".utf8))
+        #expect(code == 200 && html.contains("consent") && html.contains("verifies"))
         let chromium = FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") && FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver")
         if chromium || ProcessInfo.processInfo.environment["TALLY_PAGES_CHROMIUM"] == "1" {
             // In the browser: every page, a screenshot each, and the approval clicked.
@@ -118,7 +122,8 @@ import Testing
                                 ["name": "block", "path": "/explorer/blocks/1", "expect": ["transactions root"]],
                                 ["name": "transaction", "path": .string("/explorer/tx/\(someTx)"), "expect": ["Proof verifies"]],
                                 ["name": "policies", "path": "/policies", "expect": ["hypertension-prevalence", "Validation: accepted", "would release now"]],
-                                ["name": "audit", "path": .string("/audit?patient=\(pid)"), "expect": ["consent", "verifies"]],
+                                ["name": "audit", "path": "/audit", "fill": ["patient": .string(pid), "token": .string(token)], "submit": "show-report",
+                                 "expect": ["consent", "verifies"]],
                                 // The surveillance page lives on the public-health node.
                                 ["name": "surveillance", "url": .string("http://\(sh)/surveillance"), "expect": ["influenza-like-illness", "suppressed"]],
                               ]]
@@ -138,7 +143,7 @@ import Testing
             #expect(p.terminationStatus == 0, "\(log)")
         } else {
             // Without a browser, the same approval through the page's form, as the browser posts it.
-            (pc, pt) = try HTTP.request("POST", gh, "/policies/hypertension-prevalence/vote", body: Array("token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&vote=approve".utf8))
+            (pc, pt) = try HTTP.request("POST", gh, "/policies/hypertension-prevalence/vote", body: Array("token=\(tokenField)&vote=approve".utf8))
             #expect(pc == 303, "\(pt)")
             print("Chromium not installed: pages checked over HTTP only (run .ci/pages-check for the browser run)")
         }

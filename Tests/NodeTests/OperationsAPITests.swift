@@ -78,11 +78,43 @@ import Testing
         #expect(pc == 422 && (try? JSON.parse(Array(pt.utf8)))?["error"]?.stringValue?.hasPrefix("oversized") == true, "\(pc) \(pt)")
         (pc, pt) = try HTTP.request("POST", api, "/v1/transactions", body: Array(repeating: 0x41, count: (1 << 20) + 4096))
         #expect(pc == 413 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "too_large", "\(pc) \(pt)")
-        (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: Array("{not json".utf8))
+        // Authentication: unsigned, a wrong key, another organisation, a stale timestamp, a replay.
+        let ghKey = try c.directories["general-hospital"]!.keys().signing
+        let census = Array(#"{"policy": "census", "sql": "SELECT COUNT(DISTINCT patient_id) AS n FROM patients"}"#.utf8)
+        (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: census)
+        #expect(pc == 401 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "unauthenticated", "\(pt)")
+        (pc, pt) = try HTTP.signed("POST", api, "/v1/queries", body: census, identity: "general-hospital", key: SigningKey())
+        #expect(pc == 401 && pt.contains("does not verify"), "\(pt)")
+        (pc, pt) = try HTTP.signed("POST", api, "/v1/queries", body: census, identity: "city-medical", key: try c.directories["city-medical"]!.keys().signing)
+        #expect(pc == 403 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "forbidden", "\(pt)")
+        let stale = RequestSignature.headers(identity: "general-hospital", key: ghKey, method: "POST", target: "/v1/queries", body: census,
+                                             now: Clock.wallMillis() - 3_600_000)
+        (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: census, headers: stale)
+        #expect(pc == 401 && pt.contains("clock"), "\(pt)")
+        let once = RequestSignature.headers(identity: "general-hospital", key: ghKey, method: "GET", target: "/v1/policies", body: [])
+        (pc, pt) = try HTTP.request("GET", api, "/v1/policies", headers: once)
+        #expect(pc == 200 && pt.contains("census"), "\(pt)")
+        (pc, pt) = try HTTP.request("GET", api, "/v1/policies", headers: once)
+        #expect(pc == 401 && pt.contains("replay"), "\(pt)")
+        // The body is covered by the signature: a different body under the same headers is refused.
+        let tampered = RequestSignature.headers(identity: "general-hospital", key: ghKey, method: "POST", target: "/v1/queries/preview", body: census)
+        (pc, pt) = try HTTP.request("POST", api, "/v1/queries/preview", body: Array(#"{"policy": "census", "sql": "SELECT 1"}"#.utf8), headers: tampered)
+        #expect(pc == 401, "\(pt)")
+        // Signed: the steward's preview of what this site would release, unsigned and never sent.
+        (pc, pt) = try HTTP.signed("POST", api, "/v1/queries/preview", body: census, identity: "general-hospital", key: ghKey)
+        #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["preview"] == true, "\(pt)")
+        // The requester's node keeps the merged result; any member can see the query's record.
+        let shKey = try c.directories["state-health"]!.keys().signing
+        (pc, pt) = try HTTP.signed("GET", c.apis["state-health"]!, "/v1/queries/\(r.queryID)", identity: "state-health", key: shKey)
+        #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["result"] != nil, "\(pt)")
+        (pc, pt) = try HTTP.signed("GET", api, "/v1/queries/\(r.queryID)", identity: "general-hospital", key: ghKey)
+        #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["result"] == nil && pt.contains(r.queryID), "\(pt)")
+
+        (pc, pt) = try HTTP.signed("POST", api, "/v1/queries", body: Array("{not json".utf8), identity: "general-hospital", key: ghKey)
         #expect(pc == 400 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "bad_request")
-        (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: Array(#"{"policy": "no-such-policy", "sql": "SELECT COUNT(*) AS n FROM patients"}"#.utf8), timeout: 30)
+        (pc, pt) = try HTTP.signed("POST", api, "/v1/queries", body: Array(#"{"policy": "no-such-policy", "sql": "SELECT COUNT(*) AS n FROM patients"}"#.utf8), identity: "general-hospital", key: ghKey, timeout: 30)
         #expect(pc == 404 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "not_found")
-        (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: Array(#"{"policy": "census", "sql": "SELECT patient_id FROM patients"}"#.utf8))
+        (pc, pt) = try HTTP.signed("POST", api, "/v1/queries", body: Array(#"{"policy": "census", "sql": "SELECT patient_id FROM patients"}"#.utf8), identity: "general-hospital", key: ghKey)
         #expect(pc == 400 && (try? JSON.parse(Array(pt.utf8)))?["error"]?.stringValue?.contains("R2") == true)
         (pc, pt) = try HTTP.request("POST", api, "/v1/evaluate", body: Array("{}".utf8))
         #expect(pc == 400 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "bad_request")

@@ -127,17 +127,25 @@ import Testing
             #expect(check.status == 0, "\(check.out)")
         }
         // The same through the node API.
+        // Reads that name patients need a signed request from an active identity.
+        func signed(_ org: String, _ path: String, as signer: String) throws -> (Int, String) {
+            try HTTP.signed("GET", api(org), path, identity: signer, key: try c.directories[signer]!.keys().signing)
+        }
         var (code, text) = try HTTP.request("GET", api("city-medical"), "/v1/patients/\(pid)/access-report")
+        #expect(code == 401 && text.contains("unauthenticated"))
+        (code, text) = try signed("city-medical", "/v1/patients/\(pid)/access-report", as: "city-medical")
         #expect(try code == 200 && (JSON.parse(Array(text.utf8)))["entries"]?.arrayValue?.count == 7)
-        (code, text) = try HTTP.request("GET", api("general-hospital"), "/v1/patients/\(pid)/consents")
+        (code, text) = try signed("general-hospital", "/v1/patients/\(pid)/consents", as: "general-hospital")
         #expect(try code == 200 && (JSON.parse(Array(text.utf8))).arrayValue?.first?["status"] == "revoked")
-        (code, _) = try HTTP.request("GET", api("general-hospital"), "/v1/patients/PAT-00000000000000000000/consents")
+        (code, _) = try signed("general-hospital", "/v1/patients/PAT-00000000000000000000/consents", as: "general-hospital")
         #expect(code == 404)
-        (code, text) = try HTTP.request("GET", api("healthinsure"), "/v1/claims/\(claim)/verification")
+        (code, text) = try signed("healthinsure", "/v1/claims/\(claim)/verification", as: "healthinsure")
         #expect(try code == 200 && (JSON.parse(Array(text.utf8)))["outcome"] == "approved")
-        (code, _) = try HTTP.request("GET", api("general-hospital"), "/v1/claims/\(claim)/verification")
+        (code, _) = try signed("healthinsure", "/v1/claims/\(claim)/verification", as: "general-hospital")
+        #expect(code == 403, "only the payer's own identities ask its node")
+        (code, _) = try signed("general-hospital", "/v1/claims/\(claim)/verification", as: "general-hospital")
         #expect(code == 404, "only the payer can open a claim")
-        (code, text) = try HTTP.request("GET", api("general-hospital"), "/v1/break-glass")
+        (code, text) = try signed("general-hospital", "/v1/break-glass", as: "general-hospital")
         #expect(code == 200 && text.hasPrefix("[]"))
         r = try runTally(["access", "report", "PAT-00000000000000000000", "--dir", dir("general-hospital")])
         #expect(r.status == 1 && r.out.contains("unknown patient"), "\(r.out)")
