@@ -1,5 +1,6 @@
 import Consensus
 import Foundation
+import Ledger
 import Prometheus
 import Raft
 
@@ -53,6 +54,18 @@ public final class NodeMetrics: @unchecked Sendable {
     /// Queries this node coordinated, by outcome (`complete`, `partial`, `failed`).
     func coordinated(_ outcome: String) -> Counter {
         registry.makeCounter(name: "tally_coordinated_queries_total", labels: [("outcome", outcome)], help: "Federated queries this node coordinated, by outcome")
+    }
+
+    /// Mirror positions from the status files `tally mirror run` leaves in the node directory.
+    func observeMirrors(in directory: String?, ledger: Int64) {
+        guard let directory, let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for f in files where f.hasPrefix("mirror-") && f.hasSuffix(".json") {
+            guard let d = FileManager.default.contents(atPath: directory + "/" + f), let j = try? JSON.parse(Array(d)),
+                  let name = j["mirror"]?.stringValue, Member.isValidID(name), let h = j["ledger_height"]?.intValue else { continue }
+            registry.makeGauge(name: "tally_mirror_height", labels: [("mirror", name)], help: "Ledger height the PostgreSQL mirror has copied").set(Double(h))
+            registry.makeGauge(name: "tally_mirror_lag_blocks", labels: [("mirror", name)], help: "Blocks the PostgreSQL mirror is behind this node's ledger")
+                .set(Double(max(0, ledger - h)))
+        }
     }
 
     func observe(_ s: RaftNode.Status, ledger: Int64, views: Int64?) {

@@ -39,6 +39,8 @@ public struct NodeAPI: Sendable {
     /// The web pages; nil serves the API alone.
     public let pages: ConsolePages?
     let auth: RequestAuthenticator
+    /// The node directory (for the mirror status files `tally mirror run` writes), if any.
+    public var directory: String?
 
     public init(node: ClusterNode, apiAddresses: [String: String], federation: FederationServices? = nil, metrics: NodeMetrics = NodeMetrics(),
                 pages: ConsolePages? = nil) {
@@ -77,6 +79,7 @@ public struct NodeAPI: Sendable {
         }
         router.get("/metrics") { _, _ in
             api.metrics.observe(api.node.status, ledger: api.node.ledger.height, views: api.federation?.viewsHeight)
+            api.metrics.observeMirrors(in: api.directory, ledger: api.node.ledger.height)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: api.metrics.registry.emitToBuffer())))
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Federation
 import Foundation
+import Ledger
 import Node
 import Warehouse
 
@@ -34,6 +35,9 @@ struct MirrorCommand: ParsableCommand {
                 do {
                     let r = try mirror.run(log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
                     let s = try mirror.status()
+                    // For the node's /metrics (tally_mirror_lag_blocks): where this mirror stands.
+                    let statusFile: JSON = ["mirror": .string(name), "ledger_height": .int(s.ledgerHeight), "at": .int(Clock.wallMillis())]
+                    try? Data(statusFile.canonicalString.utf8).write(to: dir.url.appendingPathComponent("mirror-\(name).json"), options: .atomic)
                     print("mirrored \(r.blocks) blocks, \(r.policies) policy updates, \(r.votes) votes, \(r.auditEvents) audit events, \(r.results) results; checkpoint: height \(s.ledgerHeight), result \(s.lastResult)")
                 } catch {
                     throw fail("\(error)")

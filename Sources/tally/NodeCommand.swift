@@ -123,7 +123,8 @@ struct NodeCommand: ParsableCommand {
                 let queries = vsDir.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
                 let pages = ConsolePages(token: try ConsolePages.token(in: nd.url), queriesDirectory: queries,
                                          resultsPath: nd.url.appendingPathComponent("results.sqlite").path)
-                let api = NodeAPI(node: node, apiAddresses: apis, federation: fed, pages: pages)
+                var api = NodeAPI(node: node, apiAddresses: apis, federation: fed, pages: pages)
+                api.directory = nd.url.path
                 let done = DispatchSemaphore(value: 0)
                 let failure = FailureBox()
                 Task {

@@ -46,8 +46,12 @@ import Testing
         let r = try c.query(as: "state-health", policy: "census", sql: sql)
         #expect(r.sitesAnswered == ["general-hospital"] && r.sitesRefused.map(\.site) == ["city-medical"])
 
+        // Where a mirror stands, as `tally mirror run` records it beside the node.
+        try Data(#"{"at":0,"ledger_height":1,"mirror":"warehouse"}"#.utf8).write(to: c.directories["general-hospital"]!.url.appendingPathComponent("mirror-warehouse.json"))
         (code, _, text) = try get("/metrics")
         #expect(code == 200)
+        #expect(text.contains("tally_mirror_height{mirror=\"warehouse\"} 1"))
+        #expect(text.contains("tally_mirror_lag_blocks{mirror=\"warehouse\"}"))
         for series in ["tally_raft_term", "tally_raft_commit_index", "tally_raft_apply_lag_entries", "tally_ledger_height", "tally_views_lag_blocks",
                        "tally_member_queries_total{outcome=\"answered\"} 1", "tally_member_suppressed_rows_total", "tally_member_evaluation_seconds_bucket",
                        "tally_coordinated_queries_total{outcome=\"complete\"}", "tally_coordinated_query_seconds_bucket"] {
@@ -109,6 +113,17 @@ import Testing
         #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["result"] != nil, "\(pt)")
         (pc, pt) = try HTTP.signed("GET", api, "/v1/queries/\(r.queryID)", identity: "general-hospital", key: ghKey)
         #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["result"] == nil && pt.contains(r.queryID), "\(pt)")
+
+        // Receipts and stored surveillance rows.
+        let lastTx = try c.directories["general-hospital"]!.openLedger().block(at: r.height).transactions[0].hash.hex
+        (pc, pt) = try HTTP.request("GET", api, "/v1/transactions/\(lastTx)")
+        #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["height"]?.intValue == r.height, "\(pt)")
+        (pc, pt) = try HTTP.request("GET", api, "/v1/transactions/\(String(repeating: "0", count: 64))")
+        #expect(pc == 404 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "not_found")
+        (pc, pt) = try HTTP.signed("GET", c.apis["state-health"]!, "/v1/surveillance", identity: "state-health", key: shKey)
+        #expect(pc == 200 && (try? JSON.parse(Array(pt.utf8)))?["rows"] == [], "\(pt)")
+        (pc, _) = try HTTP.signed("GET", c.apis["state-health"]!, "/v1/surveillance", identity: "general-hospital", key: ghKey)
+        #expect(pc == 403)
 
         (pc, pt) = try HTTP.signed("POST", api, "/v1/queries", body: Array("{not json".utf8), identity: "general-hospital", key: ghKey)
         #expect(pc == 400 && (try? JSON.parse(Array(pt.utf8)))?["code"] == "bad_request")

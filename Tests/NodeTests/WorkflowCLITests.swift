@@ -20,7 +20,7 @@ import Testing
             .init(org: "healthinsure", kind: .insurer),
             .init(org: "pharmacorp", kind: .pharma),
         ], executable: tallyExecutable().path, workingDirectory: Self.repo.path)
-        c.logLevel = "debug"
+        c.logLevel = "trace"
         try c.create()
         defer { c.stopAll() }
         try c.startAll()
@@ -165,7 +165,7 @@ import Testing
         (code, text) = try HTTP.request("GET", api("healthinsure"), "/v1/anchors/\(digest)")
         #expect(try code == 200 && (JSON.parse(Array(text.utf8)))["anchor"]?["label"] == "cardio-2026 v1")
 
-        // Nodes logged at debug level throughout, and no line carries health data: not the patient's
+        // Nodes logged at trace level (the most verbose) throughout, and no line carries health data: not the patient's
         // birth date or encounter date, not the claim's procedure or amount, not the query's SQL.
         c.stopAll()
         let birth = try #require(try views.rows("SELECT birth_date FROM v_patients WHERE patient_id = ?", [.text(pid)]).first?[0].textValue)
@@ -173,7 +173,7 @@ import Testing
         for org in ["general-hospital", "city-medical", "healthinsure", "pharmacorp"] {
             logs += (try? String(contentsOf: root.appendingPathComponent("\(org).log"), encoding: .utf8)) ?? ""
         }
-        #expect(logs.contains("debug") || logs.contains("DEBUG") || logs.contains("Request"), "the nodes logged at debug level")
+        #expect(logs.contains("debug") || logs.contains("DEBUG") || logs.contains("Request"), "the nodes logged at trace level")
         let today = String(MemberService.sqlTime(Clock.wallMillis()).prefix(10))
         for secret in [birth, date, "99213", "125.00", "12500", "COUNT(DISTINCT", "trial:cardio-2026 until"] where secret != today {
             #expect(!logs.contains(secret), "a node log carries health data")
