@@ -75,6 +75,12 @@ import Testing
         // Errors: JSON with a stable code and a message, never an HTML page or a 5xx.
         (code, j, _) = try get("/v1/nowhere")
         #expect(code == 404 && j?["code"] == "not_found" && j?["error"]?.stringValue?.contains("/openapi.json") == true)
+        (code, j, _) = try get("/v1/status")
+        #expect(code == 200 && j?["org"] == "general-hospital" && j?["leader"] != nil && (j?["height"]?.intValue ?? 0) > 0)
+        (code, j, _) = try get("/v1/blocks/1")
+        #expect(code == 200 && j?["header"]?["height"]?.intValue == 1 && j?["checkpoint"] != nil)
+        (code, j, _) = try get("/v1/blocks/999999")
+        #expect(code == 404 && j?["code"] == "not_found")
         (code, j, _) = try get("/v1/blocks/minus-one")
         #expect(code == 400 && j?["code"] == "bad_request")
         // A body past the transaction size limit is refused as oversized; past the body bound, unread.
