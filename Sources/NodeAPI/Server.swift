@@ -146,7 +146,7 @@ public struct NodeAPI: Sendable {
             let pid = context.parameters.get("pid") ?? ""
             do {
                 return api.json(.ok, .array(try ConsentPortal.list(ledger: api.node.ledger, patient: pid, at: Clock.wallMillis()).map(\.json)))
-            } catch let e as ClaimError { return api.json(.notFound, ["error": .string(e.description)]) }
+            } catch let e as WorkflowError { return api.json(.notFound, ["error": .string(e.description)]) }
         }
         router.get("/v1/patients/:pid/access-report") { request, context in
             _ = try api.caller(request)
@@ -154,7 +154,7 @@ public struct NodeAPI: Sendable {
             let result = await offload { Result { try AccessReport.build(ledger: api.node.ledger, patient: pid) } }
             switch result {
             case .success(let r): return api.json(.ok, r.json)
-            case .failure(let e as ClaimError): return api.json(.notFound, ["error": .string(e.description)])
+            case .failure(let e as WorkflowError): return api.json(.notFound, ["error": .string(e.description)])
             case .failure(let e): return api.json(.internalServerError, ["error": .string("\(e)")])
             }
         }
@@ -180,7 +180,7 @@ public struct NodeAPI: Sendable {
                 let id = context.parameters.get("id") ?? ""
                 do {
                     return api.json(.ok, try ClaimVerifier(ledger: api.node.ledger, keys: fed.keys).verify(id).json)
-                } catch let e as ClaimError { return api.json(.notFound, ["error": .string(e.description)]) }
+                } catch let e as WorkflowError { return api.json(.notFound, ["error": .string(e.description)]) }
             }
             router.post("/v1/evaluate") { request, _ in
                 let body = try await request.body.collect(upTo: 1 << 20)

@@ -36,7 +36,7 @@ public struct AccessReport: Sendable {
 
     /// Builds the report for `patient` from `ledger` (any member's copy: the audit trail is replicated).
     public static func build(ledger: Ledger, patient: String) throws -> AccessReport {
-        guard try ledger.value(StateKey.patient(patient)) != nil else { throw ClaimError("unknown patient \(patient): not registered on this ledger") }
+        guard try ledger.value(StateKey.patient(patient)) != nil else { throw WorkflowError("unknown patient \(patient): not registered on this ledger") }
         var entries: [Entry] = []
         func proof(_ txHex: String?) throws -> (Hash32, InclusionProof)? {
             guard let h = txHex.flatMap(Hash32.init(hex:)) else { return nil }

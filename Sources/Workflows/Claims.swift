@@ -37,7 +37,7 @@ public struct Claim: Equatable, Sendable {
 
     public init(payload: [UInt8], patient: String) throws {
         guard case .claim(let id, let provider, let proc, let date, let amount) = try RecordPayload(bytes: payload) else {
-            throw ClaimError("the sealed record is not a claim")
+            throw WorkflowError("the sealed record is not a claim")
         }
         let j = try JSON.parse(payload)
         self.init(localID: id, patient: patient, provider: provider, procedureCode: proc, serviceDate: date, amountCents: amount,
@@ -46,20 +46,22 @@ public struct Claim: Equatable, Sendable {
 
     /// Checks the fields a provider types in; the messages name the field, never its value.
     public func validate() throws {
-        guard Member.isValidID(provider) else { throw ClaimError("provider must be a member id") }
-        guard patient.hasPrefix("PAT-"), patient.utf8.count == 24 else { throw ClaimError("patient must be a consortium pseudonym (PAT-…)") }
+        guard Member.isValidID(provider) else { throw WorkflowError("provider must be a member id") }
+        guard patient.hasPrefix("PAT-"), patient.utf8.count == 24 else { throw WorkflowError("patient must be a consortium pseudonym (PAT-…)") }
         guard !procedureCode.isEmpty, procedureCode.utf8.count <= 32, procedureCode.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" }) else {
-            throw ClaimError("procedure code must be 1 to 32 letters, digits, '.' or '-'")
+            throw WorkflowError("procedure code must be 1 to 32 letters, digits, '.' or '-'")
         }
-        guard Claims.isDate(serviceDate) else { throw ClaimError("service date must be YYYY-MM-DD") }
-        guard amountCents > 0, amountCents < 100_000_000_00 else { throw ClaimError("amount must be positive and below 100,000,000.00") }
+        guard Claims.isDate(serviceDate) else { throw WorkflowError("service date must be YYYY-MM-DD") }
+        guard amountCents > 0, amountCents < 100_000_000_00 else { throw WorkflowError("amount must be positive and below 100,000,000.00") }
         guard !localID.isEmpty, localID.utf8.count <= 64, Member.isValidID(localID.lowercased()) else {
-            throw ClaimError("claim number must be 1 to 64 letters, digits or '-'")
+            throw WorkflowError("claim number must be 1 to 64 letters, digits or '-'")
         }
     }
 }
 
-public struct ClaimError: Error, CustomStringConvertible, Equatable {
+/// A workflow request that cannot be answered (unknown claim or patient, bad claim fields), with a
+/// message for the person at the terminal; never carries clinical content.
+public struct WorkflowError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ d: String) { description = d }
 }
@@ -97,19 +99,19 @@ public enum Claims {
     /// the encounter evidence (the record key and the salt of its service commitment) inside.
     public static func submission(_ claim: Claim, provider keys: OrganisationKeys, ledger: Ledger, payer: String) throws -> JSON {
         try claim.validate()
-        guard claim.provider == keys.org else { throw ClaimError("a claim is submitted by its own provider") }
+        guard claim.provider == keys.org else { throw WorkflowError("a claim is submitted by its own provider") }
         guard let payerMember = try ledger.value(StateKey.member(payer)), payerMember["status"]?.stringValue == "active",
               payerMember["kind"]?.stringValue == MemberKind.insurer.rawValue, let payerKey = payerMember["encryption_key"]?.stringValue
-        else { throw ClaimError("payer \(payer) is not an active insurer member") }
-        guard try ledger.value(StateKey.patient(claim.patient)) != nil else { throw ClaimError("patient \(claim.patient) is not registered on the ledger") }
+        else { throw WorkflowError("payer \(payer) is not an active insurer member") }
+        guard try ledger.value(StateKey.patient(claim.patient)) != nil else { throw WorkflowError("patient \(claim.patient) is not registered on the ledger") }
         var c = claim
         if let enc = claim.encounterRecord {
             guard let r = try ledger.value(StateKey.record(enc)), r["type"]?.stringValue == "Encounter" else {
-                throw ClaimError("encounter record \(enc) is not on the ledger")
+                throw WorkflowError("encounter record \(enc) is not on the ledger")
             }
             c.serviceSalt = ServiceCommitment.salt(secret: ServiceCommitment.secret(keys), recordKey: enc)
         }
-        guard let ownKey = try ledger.value(StateKey.member(keys.org))?["encryption_key"]?.stringValue else { throw ClaimError("\(keys.org) is not a member") }
+        guard let ownKey = try ledger.value(StateKey.member(keys.org))?["encryption_key"]?.stringValue else { throw WorkflowError("\(keys.org) is not a member") }
         let recordKey = "\(keys.org)/claim/\(claim.localID.lowercased())"
         let keysetID = "ks-claim-" + Hash32.sha256(Array(recordKey.utf8)).hex.prefix(24)
         let args = try RecordBatch.arguments(chain: ledger.chain, keysetID: String(keysetID), readers: [keys.org: ownKey, payer: payerKey],
@@ -136,17 +138,17 @@ public struct ClaimVerifier {
 
     /// Opens a claim addressed to this payer.
     public func open(_ claimID: String) throws -> (entry: JSON, claim: Claim) {
-        guard let entry = try ledger.value(StateKey.claim(claimID)) else { throw ClaimError("no claim \(claimID) on this ledger") }
-        guard entry["payer"]?.stringValue == keys.org else { throw ClaimError("claim \(claimID) is not addressed to \(keys.org)") }
+        guard let entry = try ledger.value(StateKey.claim(claimID)) else { throw WorkflowError("no claim \(claimID) on this ledger") }
+        guard entry["payer"]?.stringValue == keys.org else { throw WorkflowError("claim \(claimID) is not addressed to \(keys.org)") }
         guard let rk = entry["record"]?.stringValue, let record = try ledger.value(StateKey.record(rk)),
               let ksID = record["keyset"]?.stringValue, let keyset = try ledger.value(StateKey.keyset(ksID)) else {
-            throw ClaimError("claim \(claimID) has no sealed record on this ledger")
+            throw WorkflowError("claim \(claimID) has no sealed record on this ledger")
         }
         let payload: [UInt8]
         do {
             let key = try Envelope.unwrap(chain: ledger.chain, keyset: keyset, org: keys.org, key: keys.agreement)
             payload = try Envelope.open(record: record, key: key)
-        } catch { throw ClaimError("claim \(claimID) cannot be opened by \(keys.org): \(error)") }
+        } catch { throw WorkflowError("claim \(claimID) cannot be opened by \(keys.org): \(error)") }
         return (entry, try Claim(payload: payload, patient: entry["patient"]?.stringValue ?? ""))
     }
 

@@ -20,7 +20,7 @@ public enum ConsentPortal {
     }
 
     public static func list(ledger: Ledger, patient: String, at now: Int64) throws -> [Grant] {
-        guard let p = try ledger.value(StateKey.patient(patient)) else { throw ClaimError("unknown patient \(patient): not registered on this ledger") }
+        guard let p = try ledger.value(StateKey.patient(patient)) else { throw WorkflowError("unknown patient \(patient): not registered on this ledger") }
         return (p["consents"]?.objectValue ?? [:]).map { id, c in
             let expires = c["expires"]?.intValue ?? 0
             let status = c["status"]?.stringValue == "revoked" ? "revoked" : (expires <= now ? "expired" : "active")

@@ -134,7 +134,7 @@ struct ClaimCommand: ParsableCommand {
             }
             let claim = Claim(localID: number, patient: patient, provider: keys.org, procedureCode: procedure, serviceDate: date, amountCents: cents, encounterRecord: enc)
             let args: JSON
-            do { args = try Claims.submission(claim, provider: keys, ledger: ledger, payer: payer) } catch let e as ClaimError { throw fail(e.description) }
+            do { args = try Claims.submission(claim, provider: keys, ledger: ledger, payer: payer) } catch let e as WorkflowError { throw fail(e.description) }
             let r = try actor.submit("claim.submit", args)
             print("filed \(r["claim"]?.stringValue ?? "?") with \(payer)\(enc == nil ? " — WARNING: no encounter of this patient on \(date) in your views; the payer will deny it" : "")")
         }
@@ -153,7 +153,7 @@ struct ClaimCommand: ParsableCommand {
         func run() throws {
             let nd = try actor.directory()
             let verdict: ClaimVerdict
-            do { verdict = try ClaimVerifier(ledger: try nd.openLedger(), keys: try nd.keys()).verify(claim) } catch let e as ClaimError { throw fail(e.description) }
+            do { verdict = try ClaimVerifier(ledger: try nd.openLedger(), keys: try nd.keys()).verify(claim) } catch let e as WorkflowError { throw fail(e.description) }
             printJSONOrText(json, verdict.json) {
                 print("\(claim): \(verdict.outcome.rawValue.uppercased())\(verdict.reason.isEmpty ? "" : " (\(verdict.reason))")")
                 print("  \(verdict.message)")
@@ -220,7 +220,7 @@ struct ConsentCommand: ParsableCommand {
 
         func run() throws {
             let grants: [ConsentPortal.Grant]
-            do { grants = try ConsentPortal.list(ledger: try actor.directory().openLedger(), patient: patient, at: Clock.wallMillis()) } catch let e as ClaimError { throw fail(e.description) }
+            do { grants = try ConsentPortal.list(ledger: try actor.directory().openLedger(), patient: patient, at: Clock.wallMillis()) } catch let e as WorkflowError { throw fail(e.description) }
             printJSONOrText(json, .array(grants.map(\.json))) {
                 if grants.isEmpty { print("no consents recorded") }
                 for g in grants { print("\(g.id)  \(g.status.padding(toLength: 8, withPad: " ", startingAt: 0))  \(g.grantee)  \(g.scope)  until \(formatTime(g.expires))  (granted by \(g.grantedBy))") }
@@ -262,7 +262,7 @@ struct AccessCommand: ParsableCommand {
             let nd = try actor.directory()
             let ledger = try nd.openLedger()
             let report: AccessReport
-            do { report = try AccessReport.build(ledger: ledger, patient: patient) } catch let e as ClaimError { throw fail(e.description) }
+            do { report = try AccessReport.build(ledger: ledger, patient: patient) } catch let e as WorkflowError { throw fail(e.description) }
             let genesis = try nd.genesis()
             var failures = 0
             for e in report.entries { do { try e.proof.verify(genesis: genesis) } catch { failures += 1 } }

@@ -83,7 +83,7 @@ import Testing
         #expect(b.duplicates.map(\.claim) == [gh])
         // Neither provider can open the other's claim: the duplicate is named to the payer only.
         let ghVerifier = ClaimVerifier(ledger: c.ledger, keys: c.orgs["general-hospital"]!)
-        #expect(throws: ClaimError.self) { try ghVerifier.open(cm) }
+        #expect(throws: WorkflowError.self) { try ghVerifier.open(cm) }
         let cmRecord = try c.ledger.value(StateKey.record(c.ledger.value(StateKey.claim(cm))!["record"]!.stringValue!))!
         #expect(Set(cmRecord["readers"]!.arrayValue!.compactMap(\.stringValue)) == ["city-medical", "healthinsure"])
         // A different procedure the same day is not a duplicate.
@@ -101,7 +101,7 @@ import Testing
         // Unknown patient: refused before anything is signed, and by the contract if signed anyway.
         var unknown = good
         unknown.patient = c.ids.pseudonym(system: "urn:test", identifier: "nobody")
-        #expect(throws: ClaimError("patient \(unknown.patient) is not registered on the ledger")) {
+        #expect(throws: WorkflowError("patient \(unknown.patient) is not registered on the ledger")) {
             try Claims.submission(unknown, provider: c.orgs["general-hospital"]!, ledger: c.ledger, payer: "healthinsure")
         }
         var args = try Claims.submission(good, provider: c.orgs["general-hospital"]!, ledger: c.ledger, payer: "healthinsure")
@@ -110,10 +110,10 @@ import Testing
         // Malformed claims.
         var bad = good
         bad.serviceDate = "20/09/2026"
-        #expect(throws: ClaimError("service date must be YYYY-MM-DD")) { try bad.validate() }
+        #expect(throws: WorkflowError("service date must be YYYY-MM-DD")) { try bad.validate() }
         bad = good
         bad.amountCents = 0
-        #expect(throws: ClaimError.self) { try bad.validate() }
+        #expect(throws: WorkflowError.self) { try bad.validate() }
         #expect(try c.refused(c.signer("general-hospital").sign("claim.submit", ["payer": "healthinsure"]))?.code == "malformed")
         // A payer that is not an insurer.
         #expect(try c.refused(c.signer("general-hospital").sign("claim.submit", args.setting("payer", "pharmacorp")))?.description.contains("not an active insurer") == true)
@@ -134,7 +134,7 @@ import Testing
         #expect(try c.refused(c.signer("pharmacorp").sign("claim.authorise", ["provider": "general-hospital", "procedures": ["1"]]))?.code == "unauthorised")
         // Verifying: unknown claim, and a claim addressed to another payer.
         let verifier = ClaimVerifier(ledger: c.ledger, keys: c.orgs["healthinsure"]!)
-        #expect(throws: ClaimError("no claim claim-0000 on this ledger")) { try verifier.verify("claim-0000") }
-        #expect(throws: ClaimError.self) { try ClaimVerifier(ledger: c.ledger, keys: c.orgs["pharmacorp"]!).verify(id) }
+        #expect(throws: WorkflowError("no claim claim-0000 on this ledger")) { try verifier.verify("claim-0000") }
+        #expect(throws: WorkflowError.self) { try ClaimVerifier(ledger: c.ledger, keys: c.orgs["pharmacorp"]!).verify(id) }
     }
 }

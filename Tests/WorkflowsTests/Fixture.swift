@@ -53,7 +53,7 @@ final class Consortium {
     func commit(_ txs: Transaction...) throws -> [TransactionReceipt] {
         now += 1000
         return try ledger.submit(txs, proposer: orgs["general-hospital"]!, time: now).map { s in
-            guard let r = s.receipt else { throw ClaimError("refused: \(s.error!)") }
+            guard let r = s.receipt else { throw WorkflowError("refused: \(s.error!)") }
             return r
         }
     }

@@ -47,7 +47,7 @@ import Testing
         #expect(try c.refused(portal.sign("consent.grant", ["patient": .string(pid), "grantee": "nobody-org", "scope": "research", "expires": .int(c.now + 86_400_000)]))?.description.contains("not an active member") == true)
         #expect(try c.refused(portal.sign("consent.grant", ["patient": .string(c.ids.pseudonym(system: "urn:test", identifier: "ghost")), "grantee": "pharmacorp", "scope": "research", "expires": .int(c.now + 86_400_000)]))?.description.contains("patient_not_found") == true)
         #expect(try c.refused(portal.sign("consent.grant", ["patient": .string(pid), "grantee": "pharmacorp", "scope": "everything", "expires": .int(c.now + 86_400_000)]))?.code == "malformed")
-        #expect(throws: ClaimError.self) { try ConsentPortal.list(ledger: c.ledger, patient: "PAT-00000000000000000000", at: c.now) }
+        #expect(throws: WorkflowError.self) { try ConsentPortal.list(ledger: c.ledger, patient: "PAT-00000000000000000000", at: c.now) }
         // Revoke once, then twice.
         try c.commit(portal.sign("consent.revoke", ["patient": .string(pid), "consent": .string(consent)]))
         #expect(try ConsentPortal.list(ledger: c.ledger, patient: pid, at: c.now)[0].status == "revoked")
@@ -133,7 +133,7 @@ import Testing
         let carolReport = try AccessReport.build(ledger: c.ledger, patient: carol)
         #expect(carolReport.entries.map { $0.detail["query"]?.stringValue } == [ili])
         // An unknown patient is an error, not an empty report.
-        #expect(throws: ClaimError.self) { try AccessReport.build(ledger: c.ledger, patient: "PAT-00000000000000000000") }
+        #expect(throws: WorkflowError.self) { try AccessReport.build(ledger: c.ledger, patient: "PAT-00000000000000000000") }
     }
 }
 
