@@ -67,8 +67,11 @@ func federationBenchmark(rounds: Int, patients: Int) throws {
     print("Tally federation benchmark — release build, 3 custodian processes + requester on loopback, \(patients + patients / 2 + patients / 4) patients (loaded in \(String(format: "%.1f", tLoad)) s)")
     print("figure                                          p50 ms    p99 ms    baseline (same run) p50 ms   ratio p50")
     print(String(format: "trivial query, federated end to end           %7.2f   %7.2f    one site's SQLite     %7.3f   %7.0f×", pct(fed, 0.5), pct(fed, 0.99), pct(direct, 0.5), pct(fed, 0.5) / pct(direct, 0.5)))
-    for k in ["submit", "fanout", "merge"] {
-        let label = k == "submit" ? "ledger submission (replicated commit)" : k == "fanout" ? "fan-out, site answers, verification" : "merge and threshold"
+    let labels = ["submit": "ledger submission (replicated commit)", "submit_at_leader": "  at the leader (request → commit)",
+                  "fanout": "fan-out, site answers, verification", "site_wait_views": "  slowest site: waiting for its views",
+                  "site_evaluate": "  slowest site: checks, evaluation, signing", "merge": "merge and threshold"]
+    for k in ["submit", "submit_at_leader", "fanout", "site_wait_views", "site_evaluate", "merge"] where parts[k] != nil {
+        let label = labels[k]!
         print("  of which " + label.padding(toLength: 37, withPad: " ", startingAt: 0) + String(format: "%7.2f   %7.2f", pct(parts[k] ?? [0], 0.5), pct(parts[k] ?? [0], 0.99)))
     }
     print(String(format: "ILI query (7-day, by region/day), federated   %7.2f   %7.2f", pct(iliTimes, 0.5), pct(iliTimes, 0.99)))

@@ -118,7 +118,10 @@ extension Cell {
 }
 
 extension SiteResult {
-    public var json: JSON { signedJSON.setting("signature", .string(signature.base64)) }
+    public var json: JSON {
+        let j = signedJSON.setting("signature", .string(signature.base64))
+        return timings.isEmpty ? j : j.setting("timings_us", .object(timings.mapValues { .int(Int64(($0 * 1000).rounded())) }))
+    }
 
     public init(json: JSON) throws {
         guard let site = json["site"]?.stringValue, let q = json["query"]?.stringValue, let p = json["policy"]?.stringValue,
@@ -131,6 +134,7 @@ extension SiteResult {
                   rows: try rows.map { try ($0.arrayValue ?? []).map(Cell.init(json:)) },
                   suppressedRows: Int(json["suppressed_rows"]?.intValue ?? 0), suppressedCells: Int(json["suppressed_cells"]?.intValue ?? 0),
                   signature: sig)
+        timings = (json["timings_us"]?.objectValue ?? [:]).compactMapValues { $0.intValue.map { Double($0) / 1000 } }
     }
 }
 

@@ -95,6 +95,8 @@ public struct SiteResult: Sendable {
     public var suppressedRows: Int
     public var suppressedCells: Int
     public var signature: [UInt8]
+    /// Where the site's time went, in milliseconds (`wait_views`, `evaluate`). Informational: not signed.
+    public var timings: [String: Double] = [:]
 
     public var signedJSON: JSON {
         ["site": .string(site), "query": .string(queryID), "policy": .string(policyID), "pinned_time": .int(pinnedTime),

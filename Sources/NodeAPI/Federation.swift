@@ -98,13 +98,16 @@ public final class FederationServices: @unchecked Sendable {
 
     func answerUntimed(_ fr: FederatedRequest) -> SiteOutcomeJSON {
         let deadline = Date().addingTimeInterval(10)
+        let t0 = DispatchTime.now().uptimeNanoseconds
         let reached = viewLock.withLock { () -> Bool in
             while viewHeight < fr.pinnedHeight { if !viewLock.wait(until: deadline) { return viewHeight >= fr.pinnedHeight } }
             return true
         }
         guard reached else { return .refused(code: "not_caught_up", reason: "views did not reach block \(fr.pinnedHeight) in time") }
+        let t1 = DispatchTime.now().uptimeNanoseconds
         do {
-            let r = try viewLock.withLock { try member.answer(fr) }
+            var r = try viewLock.withLock { try member.answer(fr) }
+            r.timings = ["wait_views": Double(t1 - t0) / 1e6, "evaluate": Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e6]
             log("answered query \(fr.queryID) for \(fr.requester) under \(fr.policyID): \(r.rows.count) row(s), \(r.suppressedRows) withheld")
             return .answered(r)
         } catch let e as Refusal {
@@ -170,6 +173,7 @@ public final class FederationServices: @unchecked Sendable {
                           "purpose": .string(String(purpose.prefix(200)))]
         if !carried.isEmpty { args = args.setting("outcomes", .array(carried.map(\.entry))) }
         let receipt: TransactionReceipt
+        lastLeaderMicros.withLock { $0 = nil }
         do { receipt = try submitAsOrganisation("audit.query", args) } catch {
             requeue(carried)
             throw error
@@ -205,6 +209,14 @@ public final class FederationServices: @unchecked Sendable {
         let all = outcomes.all
         var result = Merger.merge(all, plan: plan, request: fr, k: k)
         result.timings = ["submit": submitted, "fanout": fanout, "merge": ms(since: t2)]
+        if let us = lastLeaderMicros.withLock({ $0 }) { result.timings["submit_at_leader"] = Double(us) / 1000 }
+        // The slowest site's own time, split: waiting for its views to reach the block, evaluating.
+        let answered = all.compactMap { o -> SiteResult? in if case .answered(let r) = o { return r }; return nil }
+        func own(_ r: SiteResult) -> Double { (r.timings["wait_views"] ?? 0) + (r.timings["evaluate"] ?? 0) }
+        if let slowest = answered.max(by: { own($0) < own($1) }) {
+            result.timings["site_wait_views"] = slowest.timings["wait_views"] ?? 0
+            result.timings["site_evaluate"] = slowest.timings["evaluate"] ?? 0
+        }
         recordOutcome(queryID, all)
         rememberResult(result)
         return result
@@ -357,6 +369,9 @@ public final class FederationServices: @unchecked Sendable {
         }
     }
 
+    /// The leader's own time for this thread's last forwarded submission (its `server_us`).
+    let lastLeaderMicros = ThreadLocalBox()
+
     /// Submits through this node, or through the leader's API when this node does not lead.
     func submitAnywhere(_ tx: Transaction) throws -> TransactionReceipt {
         // Bounded: up to 15 s, through an election if the leader just died.
@@ -372,6 +387,7 @@ public final class FederationServices: @unchecked Sendable {
                    let j = try? JSON.parse(Array(text.utf8)) {
                     if code == 200, let hex = j["hash"]?.stringValue, let h = Hash32(hex: hex), let height = j["height"]?.intValue,
                        let index = j["index"]?.intValue, let result = j["result"] {
+                        lastLeaderMicros.withLock { $0 = j["server_us"]?.intValue }
                         return TransactionReceipt(hash: h, height: height, index: Int(index), result: result)
                     }
                     if code == 422 { throw QueryError(status: 422, description: "submission refused: \(j["error"]?.stringValue ?? "")") }
@@ -381,6 +397,17 @@ public final class FederationServices: @unchecked Sendable {
             }
         }
         throw QueryError(status: 503, description: "no leader accepted the submission within 15 s; try again")
+    }
+}
+
+/// A value per thread (the coordinator runs each query on a thread of its own).
+final class ThreadLocalBox: @unchecked Sendable {
+    private let key = "tally.leader-micros.\(UUID().uuidString)"
+    func withLock<T>(_ body: (inout Int64?) -> T) -> T {
+        var v = Thread.current.threadDictionary[key] as? Int64
+        let r = body(&v)
+        Thread.current.threadDictionary[key] = v
+        return r
     }
 }
 

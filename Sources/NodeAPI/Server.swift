@@ -87,6 +87,7 @@ public struct NodeAPI: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         router.post("/v1/transactions") { request, _ in
+            let started = DispatchTime.now().uptimeNanoseconds
             let limit = Int(api.node.ledger.params.maxTransactionBytes) + 1024
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: limit) } catch {
@@ -98,7 +99,8 @@ public struct NodeAPI: Sendable {
             let result = await withCheckedContinuation { (c: CheckedContinuation<SubmitResult, Never>) in
                 node.submit(bytes, timeout: timeout) { c.resume(returning: $0) }
             }
-            return api.response(for: result)
+            // How long this node took, from the request to the committed block (for callers' breakdowns).
+            return api.response(for: result, serverMicros: (DispatchTime.now().uptimeNanoseconds - started) / 1000)
         }
         router.post("/v1/transactions/batch") { request, _ in
             // Length-prefixed transactions (4-byte big-endian length, then the bytes), at most 5,000 and 64 MiB.
@@ -310,9 +312,11 @@ public struct NodeAPI: Sendable {
         }
     }
 
-    func response(for result: SubmitResult) -> Response {
+    func response(for result: SubmitResult, serverMicros: UInt64? = nil) -> Response {
         switch result {
-        case .committed(let r): return json(.ok, receiptJSON(r))
+        case .committed(let r):
+            let j = receiptJSON(r)
+            return json(.ok, serverMicros.map { j.setting("server_us", .int(Int64($0))) } ?? j)
         case .refused(let e): return json(.unprocessableContent, ["status": "refused", "error": .string(e.description)])
         case .notLeader(let l):
             var o: [String: JSON] = ["status": "not_leader", "error": .string(result.description)]
