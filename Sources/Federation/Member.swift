@@ -211,6 +211,14 @@ public final class MemberService {
     /// What each view name means on this member: its base table (age computed at the pinned time,
     /// `:tally_now`), with `filter` (the consent restriction, or empty) applied.
     public static func viewSources(filter: String = "") throws(SQLError) -> [String: Select] {
+        // Without a consent filter the definitions never change: parsed once per process.
+        if filter.isEmpty, let cached = unfilteredViewSources { return cached }
+        return try parseViewSources(filter: filter)
+    }
+
+    private static let unfilteredViewSources: [String: Select]? = try? parseViewSources(filter: "")
+
+    private static func parseViewSources(filter: String) throws(SQLError) -> [String: Select] {
         let sources: [String: String] = [
             "patients": "SELECT patient_id, birth_year, CAST(strftime('%Y', :tally_now) AS INTEGER) - birth_year - (strftime('%m-%d', :tally_now) < substr(birth_date, 6, 5)) AS age, sex, region, zip3, deceased FROM v_patients",
             "encounters": "SELECT encounter_id, patient_id, site, service_date, class, region FROM v_encounters",
@@ -224,6 +232,7 @@ public final class MemberService {
         for (name, sql) in sources { out[name] = try Parser.parse(sql + filter) }
         return out
     }
+
 
     /// Parses, validates and rewrites `sql` as a member runs it: each view replaced by its base table,
     /// restricted by `viewFilter` (the consent filter, or empty). `plan` adds the policy checks.
