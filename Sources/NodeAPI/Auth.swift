@@ -38,7 +38,9 @@ final class RequestAuthenticator: @unchecked Sendable {
             throw AuthFailure(status: .unauthorized, code: "unauthenticated",
                               message: "this endpoint needs a signed request (Tally-Identity, Tally-Timestamp, Tally-Signature)")
         }
-        guard let t = Int64(ts), abs(clock() - t) <= RequestSignature.maxSkewMillis else {
+        // Compared without arithmetic that could overflow on a hostile value.
+        let now = clock()
+        guard let t = Int64(ts), t >= now - RequestSignature.maxSkewMillis, t <= now + RequestSignature.maxSkewMillis else {
             throw AuthFailure(status: .unauthorized, code: "unauthenticated", message: "request timestamp missing or more than 5 minutes off this node's clock")
         }
         guard let signature = [UInt8](base64: sig) else { throw AuthFailure(status: .unauthorized, code: "unauthenticated", message: "signature is not base64") }
@@ -66,7 +68,6 @@ final class RequestAuthenticator: @unchecked Sendable {
         guard key.isValid(requestSignature: signature, for: RequestSignature.message(method: request.method.rawValue, target: target, timestamp: t, body: body)) else {
             throw AuthFailure(status: .unauthorized, code: "unauthenticated", message: "the signature does not verify for \(identity)")
         }
-        let now = clock()
         let fresh: Bool = lock.withLock {
             if seen[sig] != nil { return false }
             if seen.count >= RequestAuthenticator.maxRemembered {

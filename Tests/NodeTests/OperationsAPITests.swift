@@ -101,6 +101,14 @@ import Testing
                                              now: Clock.wallMillis() - 3_600_000)
         (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: census, headers: stale)
         #expect(pc == 401 && pt.contains("clock"), "\(pt)")
+        // Hostile timestamps are refused, not trapped on: the node keeps answering.
+        for hostile in ["-9223372036854775808", "9223372036854775807", "nan", ""] {
+            var h = RequestSignature.headers(identity: "general-hospital", key: ghKey, method: "POST", target: "/v1/queries", body: census)
+            h[1] = (RequestSignature.timestampHeader, hostile)
+            (pc, pt) = try HTTP.request("POST", api, "/v1/queries", body: census, headers: h)
+            #expect(pc == 401, "\(pt)")
+        }
+        #expect(try HTTP.request("GET", api, "/health").0 == 200)
         let once = RequestSignature.headers(identity: "general-hospital", key: ghKey, method: "GET", target: "/v1/policies", body: [])
         (pc, pt) = try HTTP.request("GET", api, "/v1/policies", headers: once)
         #expect(pc == 200 && pt.contains("census"), "\(pt)")
