@@ -4,14 +4,10 @@ import Ledger
 import SQLiteStore
 
 extension MemberService {
-    /// Where a federated query was submitted: its audit event on this member's ledger.
-    public func submission(_ queryID: String) throws -> (height: Int64, event: JSON)? {
-        for (key, e) in try ledger.entries(prefix: StateKey.auditPrefix("query")) where e["query"]?.stringValue == queryID {
-            let parts = key.split(separator: "/")
-            guard parts.count >= 3, let h = Int64(parts[2]) else { continue }
-            return (h, e)
-        }
-        return nil
+    /// Where a federated query was submitted: its record on this member's ledger (`audit.query`).
+    public func submission(_ queryID: String) throws -> (height: Int64, record: JSON)? {
+        guard Member.isValidID(queryID), let q = try ledger.value(StateKey.query(queryID)), let h = q["height"]?.intValue else { return nil }
+        return (h, q)
     }
 
     /// Trial outreach without disclosure: the custodian's own patients behind a federated query's
@@ -23,7 +19,7 @@ extension MemberService {
         guard e["query_hash"]?.stringValue == Hash32.sha256(Array(sql.utf8)).hex else {
             throw Refusal.invalidQuery("this SQL is not the text submitted as \(queryID) (its SHA-256 differs)")
         }
-        guard let policy = e["policy"]?.stringValue, let requester = e["org"]?.stringValue, let time = e["time"]?.intValue else {
+        guard let policy = e["policy"]?.stringValue, let requester = e["requester"]?.stringValue, let time = e["time"]?.intValue else {
             throw Refusal.invalidQuery("the submission of \(queryID) is incomplete")
         }
         let r = QueryRequest(queryID: queryID, policyID: policy, requester: requester, sql: sql, parameters: parameters, pinnedTime: time, pinnedHeight: height)

@@ -173,8 +173,8 @@ public final class FederationServices: @unchecked Sendable {
                           "purpose": .string(String(purpose.prefix(200)))]
         if !carried.isEmpty { args = args.setting("outcomes", .array(carried.map(\.entry))) }
         let receipt: TransactionReceipt
-        lastLeaderMicros.withLock { $0 = nil }
-        do { receipt = try submitAsOrganisation("audit.query", args) } catch {
+        let leaderMicros: Int64?
+        do { (receipt, leaderMicros) = try submitTimed("audit.query", args) } catch {
             requeue(carried)
             throw error
         }
@@ -209,7 +209,7 @@ public final class FederationServices: @unchecked Sendable {
         let all = outcomes.all
         var result = Merger.merge(all, plan: plan, request: fr, k: k)
         result.timings = ["submit": submitted, "fanout": fanout, "merge": ms(since: t2)]
-        if let us = lastLeaderMicros.withLock({ $0 }) { result.timings["submit_at_leader"] = Double(us) / 1000 }
+        if let us = leaderMicros { result.timings["submit_at_leader"] = Double(us) / 1000 }
         // The slowest site's own time, split: waiting for its views to reach the block, evaluating.
         let answered = all.compactMap { o -> SiteResult? in if case .answered(let r) = o { return r }; return nil }
         func own(_ r: SiteResult) -> Double { (r.timings["wait_views"] ?? 0) + (r.timings["evaluate"] ?? 0) }
@@ -349,6 +349,12 @@ public final class FederationServices: @unchecked Sendable {
 
     /// Signs `op` as this node's organisation and commits it (through the leader if need be).
     public func submitAsOrganisation(_ op: String, _ args: JSON) throws -> TransactionReceipt {
+        try submitTimed(op, args).receipt
+    }
+
+    /// As `submitAsOrganisation`, with the leader's own request-to-commit time when the submission
+    /// was forwarded to another node (its `server_us`).
+    func submitTimed(_ op: String, _ args: JSON) throws -> (receipt: TransactionReceipt, leaderMicros: Int64?) {
         do { return try submitAnywhere(nextSigner().sign(op, args)) } catch let e as QueryError where e.description.contains("nonce") {
             return try submitAnywhere(nextSigner(fresh: true).sign(op, args))
         }
@@ -369,16 +375,13 @@ public final class FederationServices: @unchecked Sendable {
         }
     }
 
-    /// The leader's own time for this thread's last forwarded submission (its `server_us`).
-    let lastLeaderMicros = ThreadLocalBox()
-
     /// Submits through this node, or through the leader's API when this node does not lead.
-    func submitAnywhere(_ tx: Transaction) throws -> TransactionReceipt {
+    func submitAnywhere(_ tx: Transaction) throws -> (receipt: TransactionReceipt, leaderMicros: Int64?) {
         // Bounded: up to 15 s, through an election if the leader just died.
         let deadline = Date().addingTimeInterval(15)
         while Date() < deadline {
             switch node.submit(tx.bytes) {
-            case .committed(let r): return r
+            case .committed(let r): return (r, nil)
             case .refused(let e): throw QueryError(status: 422, description: "submission refused: \(e)")
             case .unknown(let m): throw QueryError(status: 503, description: "submission outcome unknown: \(m)")
             case .notLeader(let leader):
@@ -387,8 +390,7 @@ public final class FederationServices: @unchecked Sendable {
                    let j = try? JSON.parse(Array(text.utf8)) {
                     if code == 200, let hex = j["hash"]?.stringValue, let h = Hash32(hex: hex), let height = j["height"]?.intValue,
                        let index = j["index"]?.intValue, let result = j["result"] {
-                        lastLeaderMicros.withLock { $0 = j["server_us"]?.intValue }
-                        return TransactionReceipt(hash: h, height: height, index: Int(index), result: result)
+                        return (TransactionReceipt(hash: h, height: height, index: Int(index), result: result), j["server_us"]?.intValue)
                     }
                     if code == 422 { throw QueryError(status: 422, description: "submission refused: \(j["error"]?.stringValue ?? "")") }
                     if code == 503 { throw QueryError(status: 503, description: "submission outcome unknown: \(j["error"]?.stringValue ?? "")") }
@@ -397,17 +399,6 @@ public final class FederationServices: @unchecked Sendable {
             }
         }
         throw QueryError(status: 503, description: "no leader accepted the submission within 15 s; try again")
-    }
-}
-
-/// A value per thread (the coordinator runs each query on a thread of its own).
-final class ThreadLocalBox: @unchecked Sendable {
-    private let key = "tally.leader-micros.\(UUID().uuidString)"
-    func withLock<T>(_ body: (inout Int64?) -> T) -> T {
-        var v = Thread.current.threadDictionary[key] as? Int64
-        let r = body(&v)
-        Thread.current.threadDictionary[key] = v
-        return r
     }
 }
 

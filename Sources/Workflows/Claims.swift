@@ -118,11 +118,6 @@ public enum Claims {
                                              writers: [keys.org], items: [.init(key: recordKey, patient: claim.patient, type: "Claim", plaintext: c.json.canonicalBytes)])
         return ["payer": .string(payer), "keyset": args["keysets"]?.arrayValue?.first ?? .null, "record": args["records"]?.arrayValue?.first ?? .null]
     }
-
-    /// The provider's own encounter for `patient` on `date`, from its views (the record key), if any.
-    public static func findEncounter(views: ViewStore, patient: String, date: String, site: String) throws -> String? {
-        try views.encounterRecord(patient: patient, date: date, site: site)
-    }
 }
 
 /// Verifies claims at the payer, from the ledger alone: the payer opens only claims sealed for it,
@@ -168,12 +163,12 @@ public struct ClaimVerifier {
               let committed = record["service"]?.stringValue,
               ServiceCommitment.commitment(salt: salt, patient: claim.patient, provider: provider, date: claim.serviceDate).hex == committed
         else {
-            return verdict(.denied, "no_matching_encounter", "no encounter of this patient at \(provider) on \(claim.serviceDate) is committed on the ledger")
+            return verdict(.denied, "no_matching_encounter", "no encounter of this patient at \(provider) on the claimed date is committed on the ledger")
         }
         // 2. The provider is authorised by this payer for the procedure.
         let auth = try ledger.value(StateKey.payerAuthorisation(payer: keys.org, provider: provider))
         guard (auth?["procedures"]?.arrayValue ?? []).contains(.string(claim.procedureCode)) else {
-            return verdict(.denied, "provider_not_authorised", "\(provider) is not authorised by \(keys.org) for procedure \(claim.procedureCode)")
+            return verdict(.denied, "provider_not_authorised", "\(provider) is not authorised by \(keys.org) for the claimed procedure")
         }
         // 3. The same patient, procedure and date claimed by another provider.
         var dups: [(String, String)] = []

@@ -130,7 +130,7 @@ struct ClaimCommand: ParsableCommand {
             var enc = encounter
             if enc == nil, FileManager.default.fileExists(atPath: nd.viewsPath) {
                 let views = try ViewStore(path: nd.viewsPath, org: keys.org, chain: ledger.chain, agreementKey: keys.agreement)
-                enc = try Claims.findEncounter(views: views, patient: patient, date: date, site: keys.org)
+                enc = try views.encounterRecord(patient: patient, date: date, site: keys.org)
             }
             let claim = Claim(localID: number, patient: patient, provider: keys.org, procedureCode: procedure, serviceDate: date, amountCents: cents, encounterRecord: enc)
             let args: JSON
