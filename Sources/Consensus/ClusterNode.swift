@@ -351,17 +351,15 @@ public final class ClusterNode: @unchecked Sendable {
     private func build(_ fresh: [(Transaction, Waiter)]) {
         building = true
         let ledger = self.ledger, keys = self.keys, time = clock()
-        // Its own thread, not the shared pool: submitters or servers blocking pool threads must not
-        // starve the block builder.
-        let t = Thread { [self] in
+        // A thread of its own (a parked worker), not GCD's pool: submitters or servers blocking pool
+        // threads must not starve the block builder.
+        Workers.shared.run { [self] in
             let r = Result { try ledger.propose(fresh.map(\.0), proposer: keys, time: time) }
             cond.withLock {
                 built = (r, fresh)
                 cond.signal()
             }
         }
-        t.name = "tally-builder"
-        t.start()
     }
 
     /// Proposes a built block, if this node still leads and the block still extends the head.

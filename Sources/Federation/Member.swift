@@ -116,7 +116,13 @@ public final class MemberService {
     public let ledger: Ledger
     public let views: ViewStore
     let keys: OrganisationKeys
-    public var valueSets: [String: ValueSet]
+    public var valueSets: [String: ValueSet] { didSet { rewriteLock.withLock { rewrites = [:] } } }
+    /// Recent rewrites by (SQL, allowances, consent filter): a policy's templates are asked again and
+    /// again (daily surveillance pulls, dashboards), and parsing, validating and rewriting them is a
+    /// third of a trivial query's evaluation. Bounded; emptied when full or when the value sets change.
+    private var rewrites: [String: Rewrite] = [:]
+    private let rewriteLock = NSLock()
+    static let maxCachedRewrites = 128
     public var sandboxLimits = SandboxConnection.Limits() { didSet { sandboxLock.withLock { cachedSandbox = nil } } }
     /// One sandbox connection, reused across queries (its page cache stays warm); evaluations take
     /// turns on it. It is dropped after any failure and whenever the limits change.
@@ -196,10 +202,21 @@ public final class MemberService {
     }
 
     func rewrite(_ r: QueryRequest, _ a: Admission) throws(Refusal) -> (Rewrite, [String: SQLValue]) {
+        let filter = consentFilter(r, a)
+        let declared = a.allowances.parameters.map { $0.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ",") } ?? "*"
+        let key = "\(a.allowances.minMax)\u{1}\(declared)\u{1}\(filter)\u{1}\(r.sql)"
         let rw: Rewrite
-        do {
-            rw = try MemberService.rewrittenSQL(r.sql, valueSets: valueSets, allowances: a.allowances, viewFilter: consentFilter(r, a))
-        } catch { throw .invalidQuery(error.description) }
+        if let cached = rewriteLock.withLock({ rewrites[key] }) {
+            rw = cached
+        } else {
+            do {
+                rw = try MemberService.rewrittenSQL(r.sql, valueSets: valueSets, allowances: a.allowances, viewFilter: filter)
+            } catch { throw .invalidQuery(error.description) }
+            rewriteLock.withLock {
+                if rewrites.count >= MemberService.maxCachedRewrites { rewrites = [:] }
+                rewrites[key] = rw
+            }
+        }
         var bindings: [String: SQLValue] = [":tally_now": .text(MemberService.sqlTime(r.pinnedTime))]
         for p in rw.parameters where p != Rewriter.nowParameter {
             guard let v = r.parameters[String(p.dropFirst())] else { throw .parameter("no value given for \(p)") }

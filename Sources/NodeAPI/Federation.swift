@@ -34,6 +34,9 @@ public final class FederationServices: @unchecked Sendable {
     private var outcomeThread: Thread?
     private var outcomesStopped = false
     public static let maxPendingOutcomes = 256
+    /// Merge plans of recently coordinated SQL (the same templates run again and again); bounded.
+    private var plans: [String: MergePlan] = [:]
+    private let planLock = NSLock()
 
     public init(node: ClusterNode, keys: OrganisationKeys, viewsPath: String, valueSets: [String: ValueSet], apiAddresses: [String: String],
                 log: @escaping @Sendable (String) -> Void = { _ in }) throws {
@@ -150,8 +153,16 @@ public final class FederationServices: @unchecked Sendable {
     func coordinateUntimed(policy: String, sql: String, parameters: [String: String], purpose: String) throws -> FederatedResult {
         // 1. The query must be valid before anything is recorded.
         let plan: MergePlan
-        do { plan = try MemberService.rewrittenSQL(sql, valueSets: valueSets).plan } catch {
-            throw QueryError(status: 400, description: "\(error)")
+        if let p = planLock.withLock({ plans[sql] }) {
+            plan = p
+        } else {
+            do { plan = try MemberService.rewrittenSQL(sql, valueSets: valueSets).plan } catch {
+                throw QueryError(status: 400, description: "\(error)")
+            }
+            planLock.withLock {
+                if plans.count >= 64 { plans = [:] }
+                plans[sql] = plan
+            }
         }
         // A policy just voted on may not have reached this node yet: wait for it briefly (bounded).
         guard Member.isValidID(policy) else { throw QueryError(status: 400, description: "a policy id is lowercase letters, digits and '-'") }
@@ -198,10 +209,10 @@ public final class FederationServices: @unchecked Sendable {
         for (i, site) in sites.enumerated() {
             group.enter()
             let request = fr
-            Thread { [self] in
+            Workers.shared.run { [self] in
                 outcomes.set(i, ask(site, request))
                 group.leave()
-            }.start()
+            }
         }
         group.wait()
         let fanout = ms(since: t1)

@@ -278,7 +278,9 @@ public struct NodeAPI: Sendable {
     public func run(host: String, port: Int, logger: Logger? = nil, onRunning: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let r = router()
         r.add(middleware: LogRequestsMiddleware(.debug))
-        let app = Application(router: r, configuration: .init(address: .hostname(host, port: port), serverName: "tally"),
+        // Keep-alive connections (the coordinator reuses them for serial requests) close after 60 s idle.
+        let app = Application(router: r, server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "tally"),
                               onServerRunning: { channel in onRunning(channel.localAddress?.port ?? port) }, logger: logger)
         try await app.runService()
     }
@@ -373,12 +375,10 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// Runs blocking work (waiting on commits, on other nodes) on a thread of its own, so it never holds a
-/// Swift-concurrency or shared-pool thread.
+/// Runs blocking work (waiting on commits, on other nodes) on a thread of its own (a parked worker when
+/// one is free), so it never holds a Swift-concurrency or shared-pool thread.
 func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { (c: CheckedContinuation<T, Never>) in
-        let t = Thread { c.resume(returning: body()) }
-        t.name = "tally-api-work"
-        t.start()
+        Workers.shared.run { c.resume(returning: body()) }
     }
 }

@@ -1,0 +1,32 @@
+import Foundation
+@testable import Ledger
+import Testing
+
+@Suite struct WorkersTests {
+    @Test func jobsRunAndThreadsAreParkedForReuse() {
+        let pool = Workers(name: "test-worker", maxParked: 2)
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<5 { pool.run { done.signal() } }
+        for _ in 0..<5 { done.wait() }
+        // Give the finished threads their moment to park (bounded wait, no fixed sleep).
+        let deadline = Date().addingTimeInterval(5)
+        while pool.parkedCount < 1, Date() < deadline { usleep(1000) }
+        #expect(pool.parkedCount >= 1 && pool.parkedCount <= 2)
+        // A parked thread takes the next job.
+        let before = pool.parkedCount
+        pool.run { done.signal() }
+        done.wait()
+        #expect(pool.parkedCount <= before)
+    }
+
+    @Test func aJobWaitingOnAnotherJobNeverDeadlocks() {
+        // Every thread busy: the pool starts another rather than queueing behind the waiters.
+        let pool = Workers(name: "test-worker", maxParked: 1)
+        let n = 8
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        for _ in 0..<n { pool.run { release.wait(); finished.signal() } }
+        pool.run { for _ in 0..<n { release.signal() } }
+        for _ in 0..<n { #expect(finished.wait(timeout: .now() + 10) == .success) }
+    }
+}
