@@ -132,6 +132,9 @@ public final class ClusterNode: @unchecked Sendable {
         self.clock = clock
         self.log = log
         store = try RaftStore(path: raftPath)
+        // The Raft log is the durable copy of every committed block; the ledger file is synced before
+        // Raft entries are discarded (`maybeCompact`), not on every block.
+        try ledger.stopSyncingEveryBlock()
         let initial = ClusterNode.membership(of: ledger)
         try store.bootstrap(initial)
         let st = try store.load()
@@ -475,6 +478,9 @@ public final class ClusterNode: @unchecked Sendable {
         guard raft.applied >= lastSnapshotIndex + options.snapshotEvery else { return }
         let data = ClusterNode.encodeSnapshot(height: ledger.height, hash: ledger.head.hash)
         let index = raft.applied
+        // Blocks are committed without an fsync each (the Raft log is their durable copy): make them
+        // durable before the entries that could replay them are discarded.
+        try ledger.syncToDisk()
         raft.compact(through: index, data: data)
         guard let t = raft.term(at: index) else { return }
         try store.compact(Snapshot(meta: SnapshotMeta(index: index, term: t, membership: raft.membership), data: data))

@@ -104,7 +104,10 @@ public final class FHIRIngest {
         for f in files {
             let text = try String(contentsOfFile: f, encoding: .utf8)
             let name = (f as NSString).lastPathComponent
-            for (i, l) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !l.trimmingCharacters(in: .whitespaces).isEmpty {
+            // Blank lines are skipped: scanning stops at the first byte that is not a space or tab (a
+            // full trim of every 1 KB line was a tenth of the ingest's time).
+            for (i, l) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where l.utf8.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
                 lines.append(Line(file: name, number: i + 1, text: l))
             }
         }
@@ -143,25 +146,24 @@ public final class FHIRIngest {
             }
         }
 
-        // Register the patients this site holds (idempotent on the ledger).
-        var registrations: [Transaction] = []
+        // Register the patients this site holds (idempotent on the ledger), many under one signature.
+        var registrations: [JSON] = []
         var pending: [(key: String, type: String, patient: String, payload: [UInt8])] = []
         for (facts, payload, _) in newPatients {
             let pid = patients[facts.fhirID]!
             let registered = try ledger.value(StateKey.patient(pid))?["locations"]?[options.org] != nil
             if !registered {
-                registrations.append(signer.sign("patient.register", ["patient": .string(pid),
-                    "demographic_hash": .string(identity.demographicHash(family: facts.family, given: facts.given, birthDate: facts.birthDate))]))
+                registrations.append(["patient": .string(pid),
+                    "demographic_hash": .string(identity.demographicHash(family: facts.family, given: facts.given, birthDate: facts.birthDate))])
             }
             pending.append((identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID), "Patient", pid, payload.bytes))
         }
         var r0 = 0
         while r0 < registrations.count {
-            let chunk = Array(registrations[r0..<min(r0 + 1000, registrations.count)])
-            for (i, out) in try submit(chunk).enumerated() where out.error != nil {
-                throw FHIRError("registering patient \(r0 + i) failed: \(out.error!)")
-            }
-            summary.transactions += chunk.count
+            let chunk = Array(registrations[r0..<min(r0 + PatientContract.maxBatch, registrations.count)])
+            let out = try submit([signer.sign("patient.register_many", ["patients": .array(chunk)])])
+            if let e = out[0].error { throw FHIRError("registering patients \(r0 + 1)–\(r0 + chunk.count) failed: \(e)") }
+            summary.transactions += 1
             r0 += chunk.count
         }
 

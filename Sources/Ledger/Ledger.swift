@@ -45,7 +45,8 @@ final class StateWritesBox: @unchecked Sendable {
 }
 
 /// A node's copy of the ledger: the hash chain of blocks, their transactions, and the world state
-/// they produce, in one SQLite file (WAL mode, synchronous=FULL: a block acknowledged is on disk).
+/// they produce, in one SQLite file (WAL mode, synchronous=FULL: a block acknowledged is on disk;
+/// a replicated node relaxes this, see `stopSyncingEveryBlock`).
 ///
 /// Thread-safe: all access is serialised by one lock.
 public final class Ledger: @unchecked Sendable {
@@ -58,6 +59,9 @@ public final class Ledger: @unchecked Sendable {
     let db: Database
     let state: StateStore
     let lock = NSRecursiveLock()
+    /// The last few committed blocks, decoded (what `block(at:)` is asked for most).
+    private var recentBlocks: [Int64: Block] = [:]
+    static let recentBlockCount: Int64 = 4
     private var blockLeaves: [Hash32] = []
     private var accumulator = MerkleAccumulator()
     private let insertBlock: Statement
@@ -130,6 +134,33 @@ public final class Ledger: @unchecked Sendable {
     }
 
     public var height: Int64 { lock.withLock { head.height } }
+
+    /// Whether each block's commit waits for the disk (the default, and what a solo node needs).
+    public private(set) var syncsEveryBlock = true
+
+    /// For a replicated node, whose Raft log already holds every committed block durably: block
+    /// commits stop waiting for the disk (SQLite `synchronous=NORMAL` in WAL mode: still atomic, and
+    /// still durable if the process is killed — only an operating-system crash or power loss can drop
+    /// the newest blocks, which the node then re-applies from its Raft log). The node must call
+    /// `syncToDisk()` before it discards Raft entries.
+    public func stopSyncingEveryBlock() throws {
+        try lock.withLock {
+            try db.execute("PRAGMA synchronous=NORMAL")
+            syncsEveryBlock = false
+        }
+    }
+
+    /// Makes every block committed so far durable (an fsync of the write-ahead log and its folder).
+    public func syncToDisk() throws {
+        try lock.withLock {
+            for file in [path + "-wal", (path as NSString).deletingLastPathComponent] {
+                let fd = open(file.isEmpty ? "." : file, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { continue } // no WAL yet: every commit is already in the main file
+                defer { close(fd) }
+                guard fsync(fd) == 0 else { throw LedgerError.storage("cannot sync \(file): \(String(cString: strerror(errno)))") }
+            }
+        }
+    }
 
     // MARK: proposing and committing
 
@@ -315,6 +346,9 @@ public final class Ledger: @unchecked Sendable {
         }
         state.didCommit(writes)
         head = h
+        // The views and peers read the newest blocks right after they commit: keep them decoded.
+        recentBlocks[h.height] = block
+        recentBlocks[h.height - Ledger.recentBlockCount] = nil
         let leaf = Merkle.leafHash(h.hash.bytes)
         blockLeaves.append(leaf)
         accumulator.append(leaf)
@@ -391,6 +425,7 @@ public final class Ledger: @unchecked Sendable {
 
     public func block(at height: Int64) throws -> Block {
         try lock.withLock {
+            if let b = recentBlocks[height] { return b }
             let rows = try db.rows("SELECT header, signature, checkpoint FROM blocks WHERE height = ?", [.integer(height)])
             guard let r = rows.first, let header = r[0].textValue, let cp = r[2].textValue else { throw LedgerError.notFound("block \(height)") }
             let txRows = try db.rows("SELECT bytes FROM transactions WHERE height = ? ORDER BY idx", [.integer(height)])

@@ -14,6 +14,16 @@ public enum TransactionError: Error, Equatable, CustomStringConvertible, Sendabl
     case unauthorised(String)
     case rejected(String)
 
+    /// The same error with `prefix` before its message (where it has one), e.g. naming a list entry.
+    func prefixed(_ prefix: String) -> TransactionError {
+        switch self {
+        case .malformed(let m): return .malformed(prefix + m)
+        case .unauthorised(let m): return .unauthorised(prefix + m)
+        case .rejected(let m): return .rejected(prefix + m)
+        default: return self
+        }
+    }
+
     public var code: String {
         switch self {
         case .malformed: return "malformed"

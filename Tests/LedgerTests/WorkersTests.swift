@@ -30,3 +30,19 @@ import Testing
         for _ in 0..<n { #expect(finished.wait(timeout: .now() + 10) == .success) }
     }
 }
+
+@Suite struct LedgerDurabilityTests {
+    @Test func aSoloLedgerSyncsEveryBlockAReplicatedOneOnRequest() throws {
+        let c = try TestConsortium()
+        #expect(c.ledger.syncsEveryBlock)
+        try c.ledger.stopSyncingEveryBlock()
+        #expect(!c.ledger.syncsEveryBlock)
+        _ = try c.enroll("general-hospital", "dr-a", role: "physician")
+        try c.ledger.syncToDisk()
+        // What was committed without per-block syncs is there, whole, when the file is opened again.
+        let reopened = try Ledger(path: c.ledger.path)
+        #expect(reopened.height == c.ledger.height)
+        #expect(reopened.head.hash == c.ledger.head.hash)
+        #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).ok)
+    }
+}

@@ -39,7 +39,7 @@ public struct ConsentDecision: Equatable, Sendable {
 }
 
 /// Patient index: consortium pseudonyms and where each patient's records are held.
-enum PatientContract {
+public enum PatientContract {
     static func isPseudonym(_ s: String) -> Bool {
         s.hasPrefix("PAT-") && s.utf8.count == 24 && s.utf8.dropFirst(4).allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
@@ -48,9 +48,36 @@ enum PatientContract {
         guard ctx.sender.orgKind.isCustodian || ctx.sender.orgKind == .insurer else {
             throw .unauthorised("only custodians and insurers register patients")
         }
-        let pid = try args.string("patient")
+        let created = try registerOne(ctx, try args.string("patient"), try args.string("demographic_hash"))
+        return ["patient": .string(try args.string("patient")), "new_location": .bool(created)]
+    }
+
+    /// Most patients one `patient.register_many` may carry (a bulk load's batch).
+    public static let maxBatch = 1000
+
+    /// `patient.register` for many patients under one signature (bulk ingest): all or none. Each
+    /// entry is `{patient, demographic_hash}`; the result counts new record-location entries.
+    static func registerMany(_ ctx: ExecutionContext, _ args: Args) throws(TransactionError) -> JSON {
+        guard ctx.sender.orgKind.isCustodian || ctx.sender.orgKind == .insurer else {
+            throw .unauthorised("only custodians and insurers register patients")
+        }
+        let list = try args.array("patients")
+        guard !list.isEmpty, list.count <= maxBatch else { throw .malformed("patients must list 1 to \(maxBatch) entries") }
+        var created = 0
+        for (i, entry) in list.enumerated() {
+            guard let pid = entry["patient"]?.stringValue, let demo = entry["demographic_hash"]?.stringValue else {
+                throw .malformed("patients[\(i)] needs patient and demographic_hash")
+            }
+            do { if try registerOne(ctx, pid, demo) { created += 1 } } catch {
+                throw error.prefixed("patients[\(i)]: ")
+            }
+        }
+        return ["patients": .int(Int64(list.count)), "new_locations": .int(Int64(created))]
+    }
+
+    /// Adds the sender's organisation to `pid`'s record-location index; true when it was new.
+    private static func registerOne(_ ctx: ExecutionContext, _ pid: String, _ demo: String) throws(TransactionError) -> Bool {
         guard isPseudonym(pid) else { throw .malformed("patient must be a pseudonym PAT-<20 hex>") }
-        let demo = try args.string("demographic_hash")
         guard demo.utf8.count == 64, demo.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { throw .malformed("demographic_hash must be 64 hex characters") }
         var p = try ctx.read(StateKey.patient(pid)) ?? ["id": .string(pid), "demographic_hash": .string(demo),
                                                          "locations": [:], "consents": [:], "registered_at": .int(ctx.time)]
@@ -61,7 +88,7 @@ enum PatientContract {
             p = p.setting("locations", .object(locations))
             try ctx.write(StateKey.patient(pid), p)
         }
-        return ["patient": .string(pid), "new_location": .bool(created)]
+        return created
     }
 
     /// Adds `count` records to this organisation's entry in the record-location index.

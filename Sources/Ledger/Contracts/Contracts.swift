@@ -13,6 +13,7 @@ public enum Contracts {
         "identity.enroll": ([Role.organisation, Role.admin], IdentityContract.enroll),
         "identity.revoke": ([Role.organisation, Role.admin], IdentityContract.revoke),
         "patient.register": ([Role.organisation, Role.physician, Role.dataSteward, Role.admin], PatientContract.register),
+        "patient.register_many": ([Role.organisation, Role.dataSteward, Role.admin], PatientContract.registerMany),
         "consent.grant": ([Role.patientPortal, Role.dataSteward], ConsentContract.grant),
         "consent.revoke": ([Role.patientPortal, Role.dataSteward], ConsentContract.revoke),
         "consent.access": ([Role.physician, Role.dataSteward, Role.claimsOfficer, Role.analyst], ConsentContract.access),

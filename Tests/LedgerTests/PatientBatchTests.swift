@@ -1,0 +1,46 @@
+import Foundation
+@testable import Ledger
+import Testing
+
+/// `patient.register_many`: many pseudonyms under one signature, all or none.
+@Suite struct PatientBatchTests {
+    static let ids = PatientIdentity(consortiumSecret: Array(repeating: 7, count: 32))
+    static func entry(_ n: Int) -> JSON {
+        ["patient": .string(ids.pseudonym(system: "urn:oid:national", identifier: "B-\(n)")),
+         "demographic_hash": .string(ids.demographicHash(family: "f\(n)", given: "g", birthDate: "1970-01-01"))]
+    }
+
+    @Test func registersEveryPatientListedAndIsIdempotent() throws {
+        let c = try TestConsortium()
+        let first = try c.expectCommitted(c.signer("general-hospital").sign("patient.register_many", ["patients": .array((0..<300).map(Self.entry))]))
+        #expect(first["patients"]?.intValue == 300 && first["new_locations"]?.intValue == 300)
+        for n in [0, 150, 299] {
+            let pid = try #require(Self.entry(n)["patient"]?.stringValue)
+            #expect(try c.ledger.value(StateKey.patient(pid))?["locations"]?["general-hospital"] != nil)
+        }
+        // Again, with some new: only the new ones add a location.
+        let again = try c.expectCommitted(c.signer("general-hospital").sign("patient.register_many", ["patients": .array((290..<310).map(Self.entry))]))
+        #expect(again["new_locations"]?.intValue == 10)
+    }
+
+    @Test func oneBadEntryRefusesTheWholeBatchAndNamesIt() throws {
+        let c = try TestConsortium()
+        var list = (0..<5).map(Self.entry)
+        list[3] = ["patient": "PAT-not-a-pseudonym", "demographic_hash": .string(String(repeating: "a", count: 64))]
+        let root = c.ledger.head.hash
+        let e = try c.expectRefused(c.signer("general-hospital").sign("patient.register_many", ["patients": .array(list)]))
+        guard case .malformed(let m)? = e else { Issue.record("expected malformed, got \(String(describing: e))"); return }
+        #expect(m.hasPrefix("patients[3]: "))
+        #expect(c.ledger.head.hash == root)
+        #expect(try c.ledger.value(StateKey.patient(Self.entry(0)["patient"]!.stringValue!)) == nil, "nothing of a refused batch is written")
+    }
+
+    @Test func sizeAndSenderAreChecked() throws {
+        let c = try TestConsortium()
+        #expect(try c.expectRefused(c.signer("general-hospital").sign("patient.register_many", ["patients": []]))?.code == "malformed")
+        let tooMany = JSON.array((0...PatientContract.maxBatch).map(Self.entry))
+        #expect(try c.expectRefused(c.signer("general-hospital").sign("patient.register_many", ["patients": tooMany]))?.code == "malformed")
+        // A pharma sponsor holds no records: it registers no patients, one or many.
+        #expect(try c.expectRefused(c.signer("pharmacorp").sign("patient.register_many", ["patients": .array([Self.entry(1)])]))?.code == "unauthorised")
+    }
+}
