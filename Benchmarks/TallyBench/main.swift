@@ -330,16 +330,24 @@ case "ingest":
     let ledger = try c.ledger("ledger.sqlite")
     let views = try ViewStore(path: c.dir.appendingPathComponent("views.sqlite").path, org: "general-hospital", chain: c.genesis.chain, agreementKey: c.hospital.agreement)
     var t: Int64 = 1_790_000_000_000
+    // As on a node: the views follow the ledger on their own thread; the clock stops when they
+    // have caught up with the last block.
+    let follower = ViewFollower(views: views, ledger: ledger)
+    defer { follower.stop() }
     let ingest = FHIRIngest(ledger: ledger, signer: TransactionSigner(chain: c.genesis.chain, identity: "general-hospital", key: c.hospital.signing),
                             identity: PatientIdentity(consortiumSecret: Array(repeating: 1, count: 32)),
                             options: .init(org: "general-hospital", readers: ["general-hospital": c.hospital.agreement.publicKeyBase64])) { txs in
         t += 1
         let out = try ledger.submit(txs, proposer: c.hospital, time: t)
-        try views.catchUp(ledger)
+        follower.blockCommitted()
         return out
     }
     var summary = FHIRIngest.Summary()
-    let ti = try seconds { summary = try ingest.ingest(paths: [dir.path + "/general-hospital"]) }
+    let ti = try seconds {
+        summary = try ingest.ingest(paths: [dir.path + "/general-hospital"])
+        try follower.wait(untilHeight: ledger.height)
+    }
+    precondition(views.height == ledger.height)
     precondition(summary.quarantined.isEmpty && summary.loadedTotal == parsed)
     print("figure                                              per second    baseline (same run)     ratio")
     print(String(format: "ingest: NDJSON → sealed, committed, in the views   %10.0f   parse only %10.0f   %5.2f×", Double(summary.loadedTotal) / ti, Double(parsed) / tp, (Double(summary.loadedTotal) / ti) / (Double(parsed) / tp)))

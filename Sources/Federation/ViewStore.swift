@@ -18,6 +18,7 @@ public final class ViewStore {
     /// Data keys this organisation can unwrap, by keyset id (nil: not a reader).
     private var dataKeys: [String: SymmetricKey?] = [:]
     private var statements: [String: Statement] = [:]
+    private let catchUpLock = NSRecursiveLock()
 
     private func cachedRows(_ sql: String, _ args: [SQLValue]) throws -> [[SQLValue]] {
         let st = try stmt(sql)
@@ -89,6 +90,9 @@ public final class ViewStore {
     /// Applies every block the views have not seen yet. Returns the number of records materialised.
     @discardableResult
     public func catchUp(_ ledger: Ledger, progress: ((Int64, Int64) -> Void)? = nil) throws -> Int {
+        // One catch-up at a time in this process (a follower thread and a caller may both ask).
+        catchUpLock.lock()
+        defer { catchUpLock.unlock() }
         var n = 0
         let top = ledger.height
         var h = height + 1
@@ -261,4 +265,63 @@ public final class ViewStore {
 
     /// For tests and benchmarks that need direct access to the view file.
     public var database: Database { db }
+}
+
+/// Keeps a `ViewStore` caught up with a ledger on a thread of its own, so materialising block n runs
+/// while block n+1 is being built and committed (bulk ingest). `blockCommitted()` wakes it; `wait`
+/// returns once the views reach a height, or throws the error that stopped the follower.
+public final class ViewFollower: @unchecked Sendable {
+    let views: ViewStore
+    let ledger: Ledger
+    private let cond = NSCondition()
+    private var reached: Int64
+    private var failure: Error?
+    private var stopped = false
+    private var wakeups = 0
+
+    public init(views: ViewStore, ledger: Ledger) {
+        self.views = views
+        self.ledger = ledger
+        reached = views.height
+        let t = Thread { [self] in run() }
+        t.name = "tally-view-follower"
+        t.start()
+    }
+
+    public func blockCommitted() { cond.withLock { wakeups += 1; cond.signal() } }
+
+    /// Waits (bounded) until the views reach `height`; rethrows what stopped the follower.
+    public func wait(untilHeight height: Int64, timeout: TimeInterval = 600) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        try cond.withLock {
+            while reached < height && failure == nil {
+                wakeups += 1
+                cond.broadcast()
+                if !cond.wait(until: deadline) { break }
+            }
+            if let f = failure { throw f }
+            guard reached >= height else { throw LedgerError.storage("views did not reach block \(height) within \(Int(timeout)) s") }
+        }
+    }
+
+    public func stop() { cond.withLock { stopped = true; cond.broadcast() } }
+
+    private func run() {
+        while true {
+            let go: Bool = cond.withLock {
+                while wakeups == 0 && !stopped { cond.wait() }
+                wakeups = 0
+                return !stopped && failure == nil
+            }
+            guard go else { return }
+            do {
+                try views.catchUp(ledger)
+                let h = views.height
+                cond.withLock { reached = h; cond.broadcast() }
+            } catch {
+                cond.withLock { failure = error; cond.broadcast() }
+                return
+            }
+        }
+    }
 }

@@ -188,24 +188,29 @@ public final class FHIRIngest {
             }
         }
 
-        // Commit in batches: one signature and one wrapped data key per batch.
+        // Commit in batches: one signature and one wrapped data key per batch. Sealing and signing
+        // the next batch runs here while a committer thread commits the previous one (at most two
+        // batches wait); batches commit in order, and the first refusal stops the load.
         var batch: [RecordBatch.Item] = []
-        var done = 0
+        let total = pending.count
+        let committer = Committer(submit: submit) { done in
+            progress?(Progress(done: done, total: total, elapsed: Date().timeIntervalSince(started)))
+        }
+        defer { committer.stop() }
         func flush() throws {
             guard !batch.isEmpty else { return }
             let ksID = "ks-" + Hash32.sha256(Array(batch.map(\.key).joined(separator: "\n").utf8)).hex.prefix(24)
             let args = try RecordBatch.arguments(chain: ledger.chain, keysetID: String(ksID), readers: options.readers, writers: [options.org], items: batch,
                                                  serviceSecret: options.serviceSecret)
-            let out = try submit([signer.sign("record.put", args)])
-            if let e = out[0].error { throw FHIRError("a batch of \(batch.count) records was refused: \(e)") }
-            summary.transactions += 1
-            for it in batch { summary.loaded[it.type, default: 0] += 1 }
-            done += batch.count
+            var types: [String: Int] = [:]
+            for it in batch { types[it.type, default: 0] += 1 }
+            try committer.enqueue(signer.sign("record.put", args), records: batch.count, types: types)
             batch.removeAll()
-            progress?(Progress(done: done, total: pending.count, elapsed: Date().timeIntervalSince(started)))
         }
+        var queued = Set<String>()
         for p in pending {
-            if try ledger.value(StateKey.record(p.key)) != nil {
+            // Already on the ledger, or listed twice in this export (its first copy may still be committing).
+            if try !queued.insert(p.key).inserted || ledger.value(StateKey.record(p.key)) != nil {
                 summary.alreadyPresent[p.type, default: 0] += 1
                 continue
             }
@@ -215,9 +220,83 @@ public final class FHIRIngest {
             if batch.count >= options.recordsPerTransaction { try flush() }
         }
         try flush()
+        let committed = try committer.finish()
+        summary.transactions += committed.transactions
+        for (t, n) in committed.loaded { summary.loaded[t, default: 0] += n }
         if let q = options.quarantinePath, !summary.quarantined.isEmpty { try writeQuarantine(summary.quarantined, lines: lines, to: q) }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// Commits signed batches in order on a thread of its own; at most `depth` wait.
+    final class Committer: @unchecked Sendable {
+        private let submit: ([Transaction]) throws -> [Submission]
+        private let progress: (Int) -> Void
+        private let cond = NSCondition()
+        private var queue: [(tx: Transaction, records: Int, types: [String: Int])] = []
+        private var busy = false
+        private var failure: Error?
+        private var stopped = false
+        private var done = 0
+        private(set) var transactions = 0
+        private(set) var loaded: [String: Int] = [:]
+        let depth = 2
+
+        init(submit: @escaping ([Transaction]) throws -> [Submission], progress: @escaping (Int) -> Void) {
+            self.submit = submit
+            self.progress = progress
+            let t = Thread { [self] in run() }
+            t.name = "tally-ingest-commit"
+            t.start()
+        }
+
+        func enqueue(_ tx: Transaction, records: Int, types: [String: Int]) throws {
+            try cond.withLock {
+                while queue.count >= depth && failure == nil { cond.wait() }
+                if let f = failure { throw f }
+                queue.append((tx, records, types))
+                cond.broadcast()
+            }
+        }
+
+        /// Waits for every queued batch; returns what was committed, or throws the first refusal.
+        func finish() throws -> (transactions: Int, loaded: [String: Int]) {
+            try cond.withLock {
+                while (!queue.isEmpty || busy) && failure == nil { cond.wait() }
+                if let f = failure { throw f }
+                return (transactions, loaded)
+            }
+        }
+
+        func stop() { cond.withLock { stopped = true; cond.broadcast() } }
+
+        private func run() {
+            while true {
+                let next: (tx: Transaction, records: Int, types: [String: Int])? = cond.withLock {
+                    while queue.isEmpty && !stopped { cond.wait() }
+                    guard !stopped || !queue.isEmpty, failure == nil else { return nil }
+                    busy = true
+                    return queue.removeFirst()
+                }
+                guard let next else { return }
+                do {
+                    let out = try submit([next.tx])
+                    if let e = out[0].error { throw FHIRError("a batch of \(next.records) records was refused: \(e)") }
+                    let d: Int = cond.withLock {
+                        transactions += 1
+                        for (t, n) in next.types { loaded[t, default: 0] += n }
+                        done += next.records
+                        busy = false
+                        cond.broadcast()
+                        return done
+                    }
+                    progress(d)
+                } catch {
+                    cond.withLock { failure = error; busy = false; queue.removeAll(); cond.broadcast() }
+                    return
+                }
+            }
+        }
     }
 
     private func previouslyIngestedPatient(_ fhirID: String) throws -> String? {

@@ -157,11 +157,27 @@ public final class SoloNode: @unchecked Sendable {
             out += try ledger.submit(chunk, proposer: keys, time: clock())
             i += size
         }
-        if let v = openViews { try v.catchUp(ledger) }
+        if let f = follower { f.blockCommitted() } else if let v = openViews { try v.catchUp(ledger) }
         return out
     }
 
     private var openViews: ViewStore?
+    private var follower: ViewFollower?
+
+    /// From now on the views catch up on a thread of their own while `submit` returns after the
+    /// ledger commit (bulk ingest: materialising one batch overlaps committing the next). Call
+    /// `finishFollowing()` to wait for the views to reach the ledger.
+    public func followViewsInBackground() throws {
+        guard follower == nil else { return }
+        follower = ViewFollower(views: try views(), ledger: ledger)
+    }
+
+    /// Waits for the background views to reach the ledger's height and stops following.
+    public func finishFollowing() throws {
+        guard let f = follower else { return }
+        defer { f.stop(); follower = nil }
+        try f.wait(untilHeight: ledger.height)
+    }
 
     /// This organisation's decrypted views (`DIR/views.sqlite`), caught up with the ledger.
     public func views() throws -> ViewStore {

@@ -47,6 +47,7 @@ struct IngestCommand: ParsableCommand {
             let ingest = FHIRIngest(ledger: node.ledger, signer: try node.organisationSigner(),
                                     identity: PatientIdentity(consortiumSecret: try node.directory.consortiumSecret()), options: options) { try node.submit($0) }
             let tty = isatty(STDERR_FILENO) == 1
+            try node.followViewsInBackground()
             let s = try ingest.ingest(paths: paths) { p in
                 guard tty else { return }
                 let rate = Double(p.done) / max(p.elapsed, 0.001)
@@ -54,6 +55,7 @@ struct IngestCommand: ParsableCommand {
                 FileHandle.standardError.write(Data(String(format: "\r%d/%d records, %.0f/s, ETA %.0f s   ", p.done, p.total, rate, eta).utf8))
             }
             if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+            try node.finishFollowing()
             print("read \(s.linesRead) lines in \(String(format: "%.1f", s.seconds)) s; \(s.transactions) transactions")
             for (t, n) in s.loaded.sorted(by: { $0.key < $1.key }) { print("  loaded      \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.alreadyPresent.sorted(by: { $0.key < $1.key }) { print("  already in  \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
