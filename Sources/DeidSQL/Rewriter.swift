@@ -99,6 +99,8 @@ public struct Rewrite: Sendable {
 public struct Rewriter {
     public static let nowParameter = ":tally_now"
     public static let patientsColumn = "tally_patients"
+    /// The aggregate that counts a row's distinct patients (SQLite function registered by SQLiteStore).
+    public static let distinctPatientsFunction = "tally_patients"
 
     public let valueSets: [String: ValueSet]
     /// The member's consent-filter hook: given a view name, the table expression to read instead
@@ -173,7 +175,10 @@ public struct Rewriter {
             }
         }
         let pid = uniqueName(Rewriter.patientsColumn)
-        columns.append(.expr(.function(name: Name("COUNT"), args: .list(distinct: true, [top.patientRef], orderBy: []), filter: nil, over: nil), alias: Name(pid)))
+        // tally_patients(x) is COUNT(DISTINCT x) with a hash set instead of a B-tree (registered on
+        // every Tally connection; see CSQLite/shim.h): the same number, a fraction of the time.
+        columns.append(.expr(.function(name: Name(Rewriter.distinctPatientsFunction), args: .list(distinct: false, [top.patientRef], orderBy: []),
+                                       filter: nil, over: nil), alias: Name(pid)))
         siteColumns.append(.init(name: pid, combine: .patients))
         clause.columns = columns
 

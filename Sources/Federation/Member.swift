@@ -273,6 +273,8 @@ public final class MemberService {
         "count", "sum", "avg", "total", "min", "max", "abs", "round", "coalesce", "ifnull", "nullif", "iif", "lower", "upper",
         "length", "substr", "substring", "trim", "ltrim", "rtrim", "replace", "instr", "date", "time", "datetime", "julianday",
         "strftime", "unixepoch", "json_extract", "typeof", "sign", "like", "glob",
+        // Not callable by queries (the validator's allow-list lacks it): the rewriter's patient count.
+        "tally_patients",
     ]
 
     public static let sandboxTables: [String: Set<String>] = [

@@ -60,6 +60,9 @@ public final class Database {
         // Defaults every Tally connection gets: no extension loading, schema not trusted.
         try config(SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0)
         try config(SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0)
+        // tally_patients(x): COUNT(DISTINCT x) with a hash set (the rewriter's distinct-patient count).
+        let f = tally_register_functions(db)
+        guard f == SQLITE_OK else { throw DatabaseError(code: f, message: "cannot register tally_patients()") }
     }
 
     /// An in-memory database (tests, scratch work).
