@@ -320,7 +320,8 @@ case "ingest":
     let n = option("--patients", 20_000)
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-bench-ingest-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let synth = try FHIRSynth.write(patients: n, sites: ["general-hospital"], seed: 5, today: "2026-11-22", to: dir.path)
+    // Clinical resources only (no Consent), as in the figures recorded before consents existed.
+    let synth = try FHIRSynth.write(patients: n, sites: ["general-hospital"], seed: 5, today: "2026-11-22", trial: nil, to: dir.path)
     let total = synth.resources.values.reduce(0, +)
     print("Tally ingest benchmark — release build, \(n) synthetic patients, \(total) FHIR resources")
     var parsed = 0

@@ -34,7 +34,7 @@ public struct PatientFacts: Sendable {
 /// Maps FHIR R4 resources (as Synthea and EHR bulk exports write them) to Tally record payloads.
 /// Only the fields the views need are kept; names, addresses and identifiers stay out of the records.
 public enum FHIRMapper {
-    public static let readTypes: Set<String> = ["Patient", "Encounter", "Condition", "MedicationRequest", "Medication", "Procedure", "Immunization", "Observation"]
+    public static let readTypes: Set<String> = ["Patient", "Encounter", "Condition", "MedicationRequest", "Medication", "Procedure", "Immunization", "Observation", "Consent"]
 
     struct Failure: Error { let reason: String }
 
@@ -48,6 +48,49 @@ public enum FHIRMapper {
         if r.hasPrefix("\(type)/") { return String(r.dropFirst(type.count + 1)) }
         if r.hasPrefix("urn:uuid:") { return String(r.dropFirst(9)) }
         throw Failure(reason: "a reference that should name a \(type) names something else")
+    }
+
+    /// A research consent as the ledger records it (`consent.grant`).
+    struct ConsentFacts {
+        var patientRef: String
+        var grantee: String
+        var scope: String
+        var expires: Int64
+    }
+
+    /// FHIR R4 Consent → `consent.grant`. Read: `status` (only `active` grants; others are counted, not
+    /// loaded), `patient`, `provision.type` = `permit`, the grantee as `provision.actor[].reference`
+    /// `Organization/<member id>`, the scope from `policy[].uri` `urn:tally:scope:<scope>` (else
+    /// `research` when `provision.purpose` has `HRESCH`), and `provision.period.end` (consents are
+    /// time-bound). Returns nil for a valid Consent that grants nothing (not active).
+    static func consent(_ o: [String: Any]) throws -> ConsentFacts? {
+        guard let status = str(o, "status") else { throw Failure(reason: "Consent without status") }
+        let patient = try ref(obj(o, "patient"), expect: "Patient")
+        guard status == "active" else { return nil }
+        guard let provision = obj(o, "provision"), str(provision, "type") == "permit" else {
+            throw Failure(reason: "Consent without a permit provision")
+        }
+        let actors = arr(provision, "actor").compactMap { obj($0, "reference")?["reference"] as? String }.filter { $0.hasPrefix("Organization/") }
+        guard actors.count == 1, let grantee = actors.first.map({ String($0.dropFirst(13)) }), Member.isValidID(grantee) else {
+            throw Failure(reason: "Consent must name exactly one Organization/<member id> actor")
+        }
+        var scope: String?
+        for p in arr(o, "policy") { if let u = str(p, "uri"), u.hasPrefix("urn:tally:scope:") { scope = String(u.dropFirst(16)) } }
+        if scope == nil, arr(provision, "purpose").contains(where: { str($0, "code") == "HRESCH" }) { scope = "research" }
+        guard let scope, ConsentScope.isValid(scope) else { throw Failure(reason: "Consent scope missing or unknown (urn:tally:scope:<scope> or purpose HRESCH)") }
+        guard let end = date(str(obj(provision, "period") ?? [:], "end")), let expires = endOfDayMillis(end) else {
+            throw Failure(reason: "Consent without provision.period.end")
+        }
+        return ConsentFacts(patientRef: patient, grantee: grantee, scope: scope, expires: expires)
+    }
+
+    /// `YYYY-MM-DD` → the last millisecond of that day, UTC.
+    static func endOfDayMillis(_ day: String) -> Int64? {
+        let p = day.split(separator: "-").compactMap { Int($0) }
+        guard p.count == 3, (1...12).contains(p[1]), (1...31).contains(p[2]), (1900...9999).contains(p[0]) else { return nil }
+        var t = tm()
+        t.tm_year = Int32(p[0] - 1900); t.tm_mon = Int32(p[1] - 1); t.tm_mday = Int32(p[2]); t.tm_hour = 23; t.tm_min = 59; t.tm_sec = 59
+        return Int64(timegm(&t)) * 1000 + 999
     }
 
     static func date(_ s: String?) -> String? {

@@ -17,6 +17,9 @@ public final class FHIRIngest {
         /// The site's `ServiceCommitment.secret`: when set, each encounter gets a public service
         /// commitment that lets a payer check a claim without reading the record.
         public var serviceSecret: [UInt8]?
+        /// Who records the export's research consents (`consent.grant` is a data steward's or a patient
+        /// portal's act, not the organisation's). Without one, Consent resources are counted as not read.
+        public var consentSigner: TransactionSigner?
         public init(org: String, readers: [String: String]) {
             self.org = org
             self.readers = readers
@@ -64,6 +67,7 @@ public final class FHIRIngest {
             for line in try String(contentsOfFile: f, encoding: .utf8).split(separator: "\n") {
                 guard let (type, o) = try? FHIRMapper.parseLine(line) else { continue }
                 if type == "Patient" { if (try? FHIRMapper.patientFacts(o)) != nil { n += 1 } }
+                else if type == "Consent" { if (try? FHIRMapper.consent(o)) != nil { n += 1 } }
                 else if (try? FHIRMapper.map(type, o, medications: [:])) != nil { n += 1 }
             }
         }
@@ -170,8 +174,17 @@ public final class FHIRIngest {
         // Pass 2: everything else, with references checked.
         var encounters = Set<String>()
         for (_, type, o) in parsed where type == "Encounter" { encounters.insert(o["id"] as! String) }
+        var consents: [(FHIRMapper.ConsentFacts, String, Line)] = []
         for (line, type, o) in parsed {
             do {
+                if type == "Consent" {
+                    guard let c = try FHIRMapper.consent(o) else { summary.notIngested["Consent", default: 0] += 1; continue }
+                    guard let pid = try patients[c.patientRef] ?? previouslyIngestedPatient(c.patientRef) else {
+                        throw FHIRMapper.Failure(reason: "broken reference: the Consent's Patient is not in this export or already ingested")
+                    }
+                    consents.append((c, pid, line))
+                    continue
+                }
                 let (patientRef, payload) = try FHIRMapper.map(type, o, medications: medications)
                 guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
                     throw FHIRMapper.Failure(reason: "broken reference: the subject Patient is not in this export or already ingested")
@@ -223,9 +236,49 @@ public final class FHIRIngest {
         let committed = try committer.finish()
         summary.transactions += committed.transactions
         for (t, n) in committed.loaded { summary.loaded[t, default: 0] += n }
+        try grantConsents(consents, into: &summary)
         if let q = options.quarantinePath, !summary.quarantined.isEmpty { try writeQuarantine(summary.quarantined, lines: lines, to: q) }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// Records the export's active research consents with `consent.grant`, signed by the data steward;
+    /// a consent already on the ledger (same patient, grantee, scope and expiry, still active) is not
+    /// granted again, and one the ledger refuses is quarantined with the reason.
+    private func grantConsents(_ consents: [(FHIRMapper.ConsentFacts, String, Line)], into summary: inout Summary) throws {
+        guard !consents.isEmpty else { return }
+        guard let steward = options.consentSigner else {
+            summary.notIngested["Consent", default: 0] += consents.count
+            return
+        }
+        var txs: [(Transaction, Line)] = []
+        var seen = Set<String>()
+        for (c, pid, line) in consents {
+            let existing = try ledger.value(StateKey.patient(pid))?["consents"]?.objectValue ?? [:]
+            let present = existing.values.contains { e in
+                e["status"]?.stringValue == "active" && e["grantee"]?.stringValue == c.grantee && e["scope"]?.stringValue == c.scope
+                    && e["expires"]?.intValue == c.expires
+            }
+            if present || !seen.insert("\(pid)|\(c.grantee)|\(c.scope)|\(c.expires)").inserted {
+                summary.alreadyPresent["Consent", default: 0] += 1
+                continue
+            }
+            txs.append((steward.sign("consent.grant", ["patient": .string(pid), "grantee": .string(c.grantee), "scope": .string(c.scope),
+                                                       "expires": .int(c.expires)]), line))
+        }
+        var at = 0
+        while at < txs.count {
+            let chunk = Array(txs[at..<min(at + 1000, txs.count)])
+            for (i, out) in try submit(chunk.map(\.0)).enumerated() {
+                if let e = out.error {
+                    summary.quarantined.append(Quarantined(file: chunk[i].1.file, line: chunk[i].1.number, reason: "consent refused by the ledger: \(e)"))
+                } else {
+                    summary.loaded["Consent", default: 0] += 1
+                }
+            }
+            summary.transactions += chunk.count
+            at += chunk.count
+        }
     }
 
     /// Commits signed batches in order on a thread of its own; at most `depth` wait.

@@ -3,8 +3,9 @@ import Foundation
 import Ledger
 
 /// Writes a seeded synthetic population as FHIR R4 bulk NDJSON, one folder per site, the way an EHR's
-/// `$export` would: Patient, Encounter, Condition, MedicationRequest. A share of patients is seen at
-/// two sites (same national identifier, so the same consortium pseudonym). Same seed, same bytes.
+/// `$export` would: Patient, Encounter, Condition, MedicationRequest, and Consent (research consents
+/// to a named trial's sponsor for a share of patients). A share of patients is seen at two sites
+/// (same national identifier, so the same consortium pseudonym). Same seed, same bytes.
 public enum FHIRSynth {
     public struct Summary: Sendable {
         public var files: [String] = []
@@ -19,7 +20,25 @@ public enum FHIRSynth {
     static let states = ["north": "MA", "south": "GA", "east": "NY", "west": "CA"]
     static let zips = ["021": "02139", "022": "02215", "100": "10027", "104": "10467", "606": "60614", "946": "94609"]
 
-    public static func write(patients count: Int, sites: [String], seed: UInt64, today: String, overlap: Double = 0.1, to dir: String) throws -> Summary {
+    /// A named trial whose sponsor some patients consent to (FHIR Consent, research, one year).
+    public struct Trial: Sendable {
+        public var id: String
+        public var sponsor: String
+        /// The share of each site's patients who consent.
+        public var share: Double
+        public init(id: String = "cardio-2026", sponsor: String = "pharmacorp", share: Double = 0.3) {
+            self.id = id
+            self.sponsor = sponsor
+            self.share = share
+        }
+    }
+
+    public static func write(patients count: Int, sites: [String], seed: UInt64, today: String, overlap: Double = 0.1,
+                             trial: Trial? = Trial(), to dir: String) throws -> Summary {
+        let consentEnd: String = {
+            let p = today.split(separator: "-").compactMap { Int($0) }
+            return p.count == 3 ? String(format: "%04d-%02d-%02d", p[0] + 1, p[1], min(p[2], 28)) : today
+        }()
         var summary = Summary()
         var shared: [(Int, SyntheticPopulation.Patient)] = [] // patients a later site also sees
         var nextNational = 0
@@ -44,6 +63,9 @@ public enum FHIRSynth {
                 }
             }
             var out: [String: [String]] = ["Patient": [], "Encounter": [], "Condition": [], "MedicationRequest": []]
+            if trial != nil { out["Consent"] = [] }
+            // Its own stream, so adding consents leaves every other resource's bytes as they were.
+            var consentRNG = SeededGenerator(seed: seed ^ 0xC0_5E47 ^ UInt64(s))
             for (i, person) in people.enumerated() {
                 let pid = "\(site)-p\(i)"
                 var birth = person.birthDate, sex = "unknown", state = "MA", postal = "02139"
@@ -82,6 +104,19 @@ public enum FHIRSynth {
                         out["MedicationRequest"]!.append(json(m))
                     default: break
                     }
+                }
+                if let trial, Double.random(in: 0..<1, using: &consentRNG) < trial.share {
+                    out["Consent"]!.append(json([
+                        "resourceType": "Consent", "id": "\(site)-consent\(i)", "status": "active",
+                        "scope": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "research"]]],
+                        "category": [["coding": [["system": "http://loinc.org", "code": "57016-8"]]]],
+                        "patient": ["reference": "Patient/\(pid)"], "dateTime": today + "T09:00:00Z",
+                        "policy": [["uri": "urn:tally:scope:trial:\(trial.id)"]],
+                        "provision": ["type": "permit", "period": ["start": today, "end": consentEnd],
+                                      "actor": [["role": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"]]],
+                                                 "reference": ["reference": "Organization/\(trial.sponsor)"]]],
+                                      "purpose": [["system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "HRESCH"]]],
+                    ]))
                 }
                 if s == 0 && Double.random(in: 0..<1, using: &rng) < 0.5 { shared.append((national[i], person)) }
             }

@@ -25,6 +25,8 @@ struct IngestCommand: ParsableCommand {
         @Option(help: "Node directory.") var dir: String
         @Option(help: "Another member organisation that may read these records (repeatable).") var shareWith: [String] = []
         @Option(help: "Records per transaction.") var batch: Int = 1000
+        @Option(name: .customLong("as"), help: "A data steward of the organisation (DIR/keys/users/NAME.key) who records the export's research consents (FHIR Consent → consent.grant); without it Consent resources are counted, not loaded.")
+        var steward: String?
         @Argument(help: "NDJSON files or folders.") var paths: [String]
 
         func run() throws {
@@ -41,6 +43,16 @@ struct IngestCommand: ParsableCommand {
             var options = FHIRIngest.Options(org: node.keys.org, readers: readers)
             options.recordsPerTransaction = batch
             options.serviceSecret = ServiceCommitment.secret(node.keys)
+            if let steward {
+                let identity = "\(node.keys.org)/\(steward)"
+                let key: SigningKey
+                do { key = try node.directory.userKey(steward) } catch let e as NodeDirectory.Error { throw fail(e.description) }
+                guard let who = try node.ledger.value(StateKey.identity(identity)), who["role"]?.stringValue == Role.dataSteward,
+                      who["status"]?.stringValue == "active" else {
+                    throw fail("\(identity) is not an active data steward on the ledger (tally identity enroll --role data-steward)")
+                }
+                options.consentSigner = TransactionSigner(chain: node.genesis.chain, identity: identity, key: key, firstNonce: try node.ledger.nextNonce(for: identity))
+            }
             let qdir = node.directory.url.appendingPathComponent("quarantine")
             try FileManager.default.createDirectory(at: qdir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             options.quarantinePath = qdir.appendingPathComponent("\(Clock.wallMillis()).ndjson").path
@@ -60,6 +72,9 @@ struct IngestCommand: ParsableCommand {
             for (t, n) in s.loaded.sorted(by: { $0.key < $1.key }) { print("  loaded      \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.alreadyPresent.sorted(by: { $0.key < $1.key }) { print("  already in  \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.notIngested.sorted(by: { $0.key < $1.key }) { print("  not read    \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
+            if steward == nil, let n = s.notIngested["Consent"], n > 0 {
+                print("  (\(n) Consent resource(s) not loaded: recording consents needs --as a data steward of \(node.keys.org))")
+            }
             if !s.quarantined.isEmpty {
                 print("  quarantined \(s.quarantined.count) lines → \(options.quarantinePath!)")
                 for q in s.quarantined.prefix(10) { print("    \(q.file):\(q.line): \(q.reason)") }
@@ -78,9 +93,19 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "The reference day (YYYY-MM-DD) that dates count back from.") var today: String = "2026-11-22"
     @Option(help: "Output folder.") var out: String
+    @Option(help: "The trial some patients consent to (FHIR Consent, scope trial:ID).") var trial: String = "cardio-2026"
+    @Option(help: "The trial's sponsor (a member organisation id), the consents' grantee.") var sponsor: String = "pharmacorp"
+    @Option(help: "Share of each site's patients who consent to the trial (0 writes no Consent).") var consentShare: Double = 0.3
+
+    func validate() throws {
+        guard (0...1).contains(consentShare) else { throw ValidationError("--consent-share is a fraction between 0 and 1") }
+        guard Member.isValidID(trial), Member.isValidID(sponsor) else { throw ValidationError("--trial and --sponsor are lowercase letters, digits and '-'") }
+        guard patients > 0, patients <= 10_000_000 else { throw ValidationError("--patients must be between 1 and 10,000,000") }
+    }
 
     func run() throws {
-        let s = try FHIRSynth.write(patients: patients, sites: sites.split(separator: ",").map(String.init), seed: seed, today: today, to: out)
+        let t = consentShare > 0 ? FHIRSynth.Trial(id: trial, sponsor: sponsor, share: consentShare) : nil
+        let s = try FHIRSynth.write(patients: patients, sites: sites.split(separator: ",").map(String.init), seed: seed, today: today, trial: t, to: out)
         for (t, n) in s.resources.sorted(by: { $0.key < $1.key }) { print("\(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
         print("wrote \(s.files.count) files under \(out)")
     }

@@ -24,8 +24,10 @@ final class IngestFixture {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var params = ConsortiumParams()
         params.maxTransactionBytes = 8 << 20
+        let sponsor = OrganisationKeys(org: "pharmacorp")
         genesis = Genesis(chain: "ingest-test", time: now, params: params, members: [
             Member(id: "general-hospital", name: "GH", kind: .hospital, signingKey: keys.signing.publicKey.base64, encryptionKey: keys.agreement.publicKeyBase64),
+            Member(id: "pharmacorp", name: "PC", kind: .pharma, signingKey: sponsor.signing.publicKey.base64, encryptionKey: sponsor.agreement.publicKeyBase64),
         ])
         ledger = try Ledger.create(path: dir.appendingPathComponent("ledger.sqlite").path, genesis: genesis)
         views = try ViewStore(path: dir.appendingPathComponent("views.sqlite").path, org: "general-hospital", chain: genesis.chain, agreementKey: keys.agreement)
@@ -33,9 +35,26 @@ final class IngestFixture {
 
     deinit { try? FileManager.default.removeItem(at: dir) }
 
-    func ingest(_ paths: [String]) throws -> FHIRIngest.Summary {
+    /// A data steward of the hospital, enrolled on the ledger, who records consents.
+    lazy var steward: TransactionSigner? = {
+        let key = SigningKey()
+        let org = TransactionSigner(chain: genesis.chain, identity: "general-hospital", key: keys.signing, firstNonce: (try? ledger.nextNonce(for: "general-hospital")) ?? 0)
+        now += 1000
+        let out = try? ledger.submit([org.sign("identity.enroll", ["name": "steward", "role": "data-steward", "key": .string(key.publicKey.base64)])],
+                                     proposer: keys, time: now)
+        guard out?.first?.receipt != nil else { return nil }
+        return TransactionSigner(chain: genesis.chain, identity: "general-hospital/steward", key: key, firstNonce: 0)
+    }()
+
+    func ingest(_ paths: [String], consents: Bool = false) throws -> FHIRIngest.Summary {
+        let stewardSigner = consents ? steward : nil // enrolled (once) before the organisation's nonces are read
         let signer = TransactionSigner(chain: genesis.chain, identity: "general-hospital", key: keys.signing, firstNonce: try ledger.nextNonce(for: "general-hospital"))
         var options = FHIRIngest.Options(org: "general-hospital", readers: ["general-hospital": keys.agreement.publicKeyBase64])
+        if consents {
+            _ = stewardSigner
+            let s = try #require(steward, "the steward is enrolled")
+            options.consentSigner = TransactionSigner(chain: genesis.chain, identity: s.identity, key: s.key, firstNonce: try ledger.nextNonce(for: s.identity))
+        }
         options.quarantinePath = dir.appendingPathComponent("quarantine.ndjson").path
         options.serviceSecret = ServiceCommitment.secret(keys)
         let ingest = FHIRIngest(ledger: ledger, signer: signer, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { [self] txs in
@@ -192,5 +211,51 @@ final class IngestFixture {
         #expect(s.quarantined.isEmpty)
         #expect(try f.views.count("patients") == 100)
         #expect(try f.views.count("encounters") == Int64(s.loaded["Encounter"] ?? -1))
+    }
+
+    @Test func researchConsentsInTheExportAreRecordedByTheDataStewardOnce() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tally-synth-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let synth = try FHIRSynth.write(patients: 300, sites: ["general-hospital"], seed: 3, today: "2026-11-22", to: out.path)
+        let written = try #require(synth.resources["Consent"])
+        #expect(written > 40 && written < 140, "about 30% of 300 patients consent: \(written)")
+        let site = out.path + "/general-hospital"
+
+        // Without a data steward the consents are counted, not loaded; nothing is quarantined.
+        let a = try IngestFixture()
+        let without = try a.ingest([site])
+        #expect(without.notIngested["Consent"] == written && without.loaded["Consent"] == nil && without.quarantined.isEmpty)
+
+        // With one, every consent reaches the ledger and the views, for the trial's sponsor; a re-run adds none.
+        let f = try IngestFixture()
+        let s = try f.ingest([site], consents: true)
+        #expect(s.loaded["Consent"] == written && s.quarantined.isEmpty)
+        #expect(try f.views.count("consents") == Int64(written))
+        let db = try Database(path: f.views.path, flags: [.readOnly])
+        #expect(try db.rows("SELECT DISTINCT grantee, scope FROM v_consents") == [[.text("pharmacorp"), .text("trial:cardio-2026")]])
+        let again = try f.ingest([site], consents: true)
+        #expect(again.alreadyPresent["Consent"] == written && again.loaded["Consent"] == nil)
+        #expect(try f.views.count("consents") == Int64(written))
+    }
+
+    @Test func badConsentsAreQuarantinedWithTheirReasons() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("tally-synth-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        _ = try FHIRSynth.write(patients: 60, sites: ["general-hospital"], seed: 4, today: "2026-11-22", trial: .init(share: 1), to: out.path)
+        let file = out.path + "/general-hospital/Consent.000.ndjson"
+        var lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[0] = lines[0].replacingOccurrences(of: "Organization/pharmacorp", with: "Organization/not-a-member")
+        lines[1] = lines[1].replacingOccurrences(of: "\"end\":\"2027-11-22\"", with: "\"note\":\"open-ended\"")
+        lines[2] = lines[2].replacingOccurrences(of: "urn:tally:scope:trial:cardio-2026", with: "urn:tally:scope:everything")
+        lines[3] = lines[3].replacingOccurrences(of: "\"status\":\"active\"", with: "\"status\":\"inactive\"")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let f = try IngestFixture()
+        let s = try f.ingest([out.path + "/general-hospital"], consents: true)
+        let reasons = Dictionary(uniqueKeysWithValues: s.quarantined.map { ($0.line, $0.reason) })
+        #expect(reasons[1]?.contains("not an active member") == true, "\(reasons)")
+        #expect(reasons[2]?.contains("period.end") == true)
+        #expect(reasons[3]?.contains("scope") == true)
+        #expect(s.quarantined.count == 3 && s.notIngested["Consent"] == 1, "an inactive consent grants nothing and is counted")
+        #expect(s.loaded["Consent"] == lines.count - 4)
     }
 }

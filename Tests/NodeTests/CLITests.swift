@@ -42,4 +42,37 @@ import Testing
         #expect(verify.status == 0)
         #expect(verify.out.hasPrefix("ok:"))
     }
+
+    @Test func anExportWithConsentsIsIngestedWithTheDataStewardAndReRunsAddNothing() throws {
+        let root = try temporaryDirectory("cli-ingest")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dir = root.appendingPathComponent("gh").path, export = root.appendingPathComponent("export").path
+        #expect(try tally(["init", "--org", "general-hospital", "--dir", dir, "--solo"]).status == 0)
+        // A one-member consortium: the consents' grantee must be a member, so the hospital's own research.
+        let synth = try tally(["synth", "--patients", "120", "--sites", "general-hospital", "--seed", "9", "--sponsor", "general-hospital", "--out", export])
+        #expect(synth.status == 0, "\(synth.out)")
+        let consents = try #require(synth.out.split(separator: "\n").first { $0.hasPrefix("Consent") }.flatMap { Int($0.split(separator: " ").last ?? "") })
+        #expect(consents > 0)
+        // Not a steward yet: refused with the reason, nothing loaded.
+        let notYet = try tally(["ingest", "fhir", "--dir", dir, "--as", "steward", export + "/general-hospital"])
+        #expect(notYet.status != 0)
+        #expect(notYet.out.contains("key") || notYet.out.contains("data steward"), "\(notYet.out)")
+        #expect(try tally(["identity", "enroll", "--dir", dir, "--name", "steward", "--role", "data-steward"]).status == 0)
+        let first = try tally(["ingest", "fhir", "--dir", dir, "--as", "steward", export + "/general-hospital"])
+        #expect(first.status == 0, "\(first.out)")
+        #expect(first.out.contains("loaded      Consent            \(consents)"), "\(first.out)")
+        #expect(first.out.contains("loaded      Patient            120"))
+        let again = try tally(["ingest", "fhir", "--dir", dir, "--as", "steward", export + "/general-hospital"])
+        #expect(again.out.contains("already in  Consent            \(consents)"), "\(again.out)")
+        #expect(!again.out.contains("loaded      "))
+        #expect(try tally(["ledger", "verify", "--dir", dir]).status == 0)
+
+        // Without --as, consents are counted, not loaded, and the summary says what to do.
+        let other = root.appendingPathComponent("gh2").path
+        #expect(try tally(["init", "--org", "general-hospital", "--dir", other, "--solo"]).status == 0)
+        let plain = try tally(["ingest", "fhir", "--dir", other, export + "/general-hospital"])
+        #expect(plain.status == 0)
+        #expect(plain.out.contains("not read    Consent            \(consents)"), "\(plain.out)")
+        #expect(plain.out.contains("needs --as a data steward"))
+    }
 }
