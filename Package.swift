@@ -51,7 +51,7 @@ let package = Package(
         ),
         .target(name: "DeidSQL"),
         .target(name: "Federation", dependencies: ["Ledger", "DeidSQL", "SQLiteStore"]),
-        .target(name: "Ingest", dependencies: ["Ledger", "Federation"]),
+        .target(name: "Ingest", dependencies: ["Ledger", "Federation", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Warehouse", dependencies: ["CPostgres", "Ledger", "Federation"]),
         .target(name: "Workflows", dependencies: ["Ledger", "Federation", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Node", dependencies: ["Ledger", "SQLiteStore", "DeidSQL", "Federation", "Ingest", "Warehouse", "Consensus", "NodeAPI", "Workflows"]),

@@ -1,3 +1,4 @@
+import Crypto
 import Federation
 import Foundation
 import Ledger
@@ -20,6 +21,10 @@ public final class FHIRIngest {
         /// Who records the export's research consents (`consent.grant` is a data steward's or a patient
         /// portal's act, not the organisation's). Without one, Consent resources are counted as not read.
         public var consentSigner: TransactionSigner?
+        /// This organisation's agreement key. With it, a resource already on the ledger is compared with
+        /// the stored record; when its mapped content changed (a new version in the EHR), the record
+        /// is written again as its next version. Without it, any resource already present is skipped.
+        public var agreementKey: AgreementKey?
         public init(org: String, readers: [String: String]) {
             self.org = org
             self.readers = readers
@@ -29,6 +34,8 @@ public final class FHIRIngest {
     public struct Summary: Sendable {
         public var loaded: [String: Int] = [:]
         public var alreadyPresent: [String: Int] = [:]
+        /// Resources already on the ledger whose content changed: written as the record's next version.
+        public var updated: [String: Int] = [:]
         public var notIngested: [String: Int] = [:]
         public var quarantined: [Quarantined] = []
         public var linesRead = 0
@@ -216,20 +223,31 @@ public final class FHIRIngest {
             let args = try RecordBatch.arguments(chain: ledger.chain, keysetID: String(ksID), readers: options.readers, writers: [options.org], items: batch,
                                                  serviceSecret: options.serviceSecret)
             var types: [String: Int] = [:]
-            for it in batch { types[it.type, default: 0] += 1 }
+            for it in batch where it.version == 1 { types[it.type, default: 0] += 1 }
             try committer.enqueue(signer.sign("record.put", args), records: batch.count, types: types)
             batch.removeAll()
         }
         var queued = Set<String>()
+        var unwrapped: [String: SymmetricKey] = [:]
         for p in pending {
-            // Already on the ledger, or listed twice in this export (its first copy may still be committing).
-            if try !queued.insert(p.key).inserted || ledger.value(StateKey.record(p.key)) != nil {
+            // Listed twice in this export (its first copy may still be committing): once is enough.
+            guard queued.insert(p.key).inserted else {
                 summary.alreadyPresent[p.type, default: 0] += 1
                 continue
             }
+            var version: Int64 = 1
+            if let existing = try ledger.value(StateKey.record(p.key)) {
+                // On the ledger: unchanged (skip), or changed since (its next version).
+                guard let next = try nextVersion(existing, payload: p.payload, keys: &unwrapped) else {
+                    summary.alreadyPresent[p.type, default: 0] += 1
+                    continue
+                }
+                version = next
+                summary.updated[p.type, default: 0] += 1
+            }
             var serviceDate: String?
             if p.type == "Encounter", case .encounter(_, let date, _, _)? = try? RecordPayload(bytes: p.payload) { serviceDate = String(date.prefix(10)) }
-            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, plaintext: p.payload, serviceDate: serviceDate))
+            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, version: version, plaintext: p.payload, serviceDate: serviceDate))
             if batch.count >= options.recordsPerTransaction { try flush() }
         }
         try flush()
@@ -240,6 +258,22 @@ public final class FHIRIngest {
         if let q = options.quarantinePath, !summary.quarantined.isEmpty { try writeQuarantine(summary.quarantined, lines: lines, to: q) }
         summary.seconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// The version a changed resource is written as, or nil when the ledger's record already holds
+    /// `payload` (or when this ingest cannot read records: no agreement key).
+    private func nextVersion(_ existing: JSON, payload: [UInt8], keys: inout [String: SymmetricKey]) throws -> Int64? {
+        guard let agreement = options.agreementKey, let ksID = existing["keyset"]?.stringValue,
+              let current = existing["version"]?.intValue else { return nil }
+        let key: SymmetricKey
+        if let k = keys[ksID] {
+            key = k
+        } else {
+            guard let keyset = try ledger.value(StateKey.keyset(ksID)), keyset["wraps"]?[options.org] != nil else { return nil }
+            key = try Envelope.unwrap(chain: ledger.chain, keyset: keyset, org: options.org, key: agreement)
+            keys[ksID] = key
+        }
+        return try Envelope.open(record: existing, key: key) == payload ? nil : current + 1
     }
 
     /// Records the export's active research consents with `consent.grant`, signed by the data steward;

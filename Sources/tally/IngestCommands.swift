@@ -43,6 +43,7 @@ struct IngestCommand: ParsableCommand {
             var options = FHIRIngest.Options(org: node.keys.org, readers: readers)
             options.recordsPerTransaction = batch
             options.serviceSecret = ServiceCommitment.secret(node.keys)
+            options.agreementKey = node.keys.agreement
             if let steward {
                 let identity = "\(node.keys.org)/\(steward)"
                 let key: SigningKey
@@ -70,6 +71,7 @@ struct IngestCommand: ParsableCommand {
             try node.finishFollowing()
             print("read \(s.linesRead) lines in \(String(format: "%.1f", s.seconds)) s; \(s.transactions) transactions")
             for (t, n) in s.loaded.sorted(by: { $0.key < $1.key }) { print("  loaded      \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
+            for (t, n) in s.updated.sorted(by: { $0.key < $1.key }) { print("  updated     \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.alreadyPresent.sorted(by: { $0.key < $1.key }) { print("  already in  \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.notIngested.sorted(by: { $0.key < $1.key }) { print("  not read    \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             if steward == nil, let n = s.notIngested["Consent"], n > 0 {

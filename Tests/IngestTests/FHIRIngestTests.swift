@@ -57,6 +57,7 @@ final class IngestFixture {
         }
         options.quarantinePath = dir.appendingPathComponent("quarantine.ndjson").path
         options.serviceSecret = ServiceCommitment.secret(keys)
+        options.agreementKey = keys.agreement
         let ingest = FHIRIngest(ledger: ledger, signer: signer, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { [self] txs in
             now += 1000
             let out = try ledger.submit(txs, proposer: keys, time: now)
@@ -257,5 +258,39 @@ final class IngestFixture {
         #expect(reasons[3]?.contains("scope") == true)
         #expect(s.quarantined.count == 3 && s.notIngested["Consent"] == 1, "an inactive consent grants nothing and is counted")
         #expect(s.loaded["Consent"] == lines.count - 4)
+    }
+
+    @Test func aChangedResourceIsWrittenAsItsNextVersionAndAnUnchangedOneIsNot() throws {
+        let f = try IngestFixture()
+        let work = f.dir.appendingPathComponent("export")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        for name in ["Patient", "Encounter", "Condition"] {
+            try FileManager.default.copyItem(atPath: IngestFixture.fixture + "/\(name).000.ndjson", toPath: work.path + "/\(name).000.ndjson")
+        }
+        let first = try f.ingest([work.path])
+        #expect(first.updated.isEmpty && first.quarantined.isEmpty)
+        let conditions = try f.views.count("conditions")
+
+        // The EHR corrects one condition's code and exports again.
+        let file = work.path + "/Condition.000.ndjson"
+        var lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let o = try JSON.parse(Array(lines[0].utf8))
+        let oldCode = try #require(o["code"]?["coding"]?.arrayValue?.first?["code"]?.stringValue)
+        try #require(oldCode != "38341003")
+        let db = try Database(path: f.views.path, flags: [.readOnly])
+        let before = try db.scalar("SELECT count(*) FROM v_conditions WHERE code = '38341003'")?.intValue ?? -1
+        lines[0] = lines[0].replacingOccurrences(of: "\"code\":\"\(oldCode)\"", with: "\"code\":\"38341003\"")
+        #expect(lines[0].contains("38341003"))
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let second = try f.ingest([work.path])
+        #expect(second.updated == ["Condition": 1], "\(second.updated)")
+        #expect(second.loaded.isEmpty)
+        #expect(try f.views.count("conditions") == conditions, "an update replaces the row, adds none")
+        #expect(try db.scalar("SELECT count(*) FROM v_conditions WHERE code = '38341003'")?.intValue == before + 1)
+
+        // The same export once more: nothing changes.
+        let third = try f.ingest([work.path])
+        #expect(third.updated.isEmpty && third.loaded.isEmpty && third.transactions == 0)
+        #expect(try LedgerVerifier.verify(path: f.ledger.path, genesis: f.genesis).ok)
     }
 }
