@@ -225,13 +225,16 @@ final class ConnectionPool: @unchecked Sendable {
     let maxIdle: UInt64 = 20_000_000_000
 
     func take(_ key: String) -> Int32? {
-        let now = DispatchTime.now().uptimeNanoseconds
         var stale: [Int32] = []
         defer { stale.forEach { close($0) } }
         return lock.withLock { () -> Int32? in
+            // Read under the lock (every `since` was stamped under it too), and compared without a
+            // subtraction that could trap: another thread may have parked a connection a moment ago.
+            let now = DispatchTime.now().uptimeNanoseconds
             while var list = idle[key], let last = list.popLast() {
                 idle[key] = list.isEmpty ? nil : list
-                if now - last.since.uptimeNanoseconds < maxIdle, ConnectionPool.looksOpen(last.fd) { return last.fd }
+                let since = last.since.uptimeNanoseconds
+                if since >= now || now - since < maxIdle, ConnectionPool.looksOpen(last.fd) { return last.fd }
                 stale.append(last.fd)
             }
             return nil

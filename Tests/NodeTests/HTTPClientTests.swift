@@ -131,4 +131,27 @@ import Glibc
         defer { server.stop() }
         #expect(throws: HTTP.Failure.self) { try HTTP.request("GET", server.address, "/x", timeout: 5) }
     }
+
+    @Test func thePoolIsSafeUnderConcurrentTakeAndPut() throws {
+        // Threads parking and taking connections at once (a take racing a fresh park once trapped on
+        // an unsigned subtraction). Socket pairs stand in for connections: open, nothing to read.
+        let pool = ConnectionPool()
+        var pairs: [[Int32]] = []
+        for _ in 0..<8 {
+            var fds: [Int32] = [0, 0]
+            #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+            pairs.append(fds)
+            pool.put("peer:1", fds[0])
+        }
+        defer { for p in pairs { close(p[1]) } }
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<2000 {
+                if let fd = pool.take("peer:1") { pool.put("peer:1", fd) }
+            }
+        }
+        var back = 0
+        while pool.take("peer:1") != nil { back += 1 }
+        #expect(back == 8, "every connection parked again, none lost or duplicated")
+        for p in pairs { close(p[0]) }
+    }
 }
