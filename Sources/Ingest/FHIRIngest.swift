@@ -36,6 +36,8 @@ public final class FHIRIngest {
         public var alreadyPresent: [String: Int] = [:]
         /// Resources already on the ledger whose content changed: written as the record's next version.
         public var updated: [String: Int] = [:]
+        /// Active consents not recorded because no data steward signed for them (`consentSigner`).
+        public var consentsNeedingSteward = 0
         public var notIngested: [String: Int] = [:]
         public var quarantined: [Quarantined] = []
         public var linesRead = 0
@@ -283,6 +285,7 @@ public final class FHIRIngest {
         guard !consents.isEmpty else { return }
         guard let steward = options.consentSigner else {
             summary.notIngested["Consent", default: 0] += consents.count
+            summary.consentsNeedingSteward = consents.count
             return
         }
         var txs: [(Transaction, Line)] = []

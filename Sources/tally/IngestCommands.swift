@@ -74,7 +74,8 @@ struct IngestCommand: ParsableCommand {
             for (t, n) in s.updated.sorted(by: { $0.key < $1.key }) { print("  updated     \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.alreadyPresent.sorted(by: { $0.key < $1.key }) { print("  already in  \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
             for (t, n) in s.notIngested.sorted(by: { $0.key < $1.key }) { print("  not read    \(t.padding(toLength: 18, withPad: " ", startingAt: 0)) \(n)") }
-            if steward == nil, let n = s.notIngested["Consent"], n > 0 {
+            if s.consentsNeedingSteward > 0 {
+                let n = s.consentsNeedingSteward
                 print("  (\(n) Consent resource(s) not loaded: recording consents needs --as a data steward of \(node.keys.org))")
             }
             if !s.quarantined.isEmpty {

@@ -47,12 +47,11 @@ final class IngestFixture {
     }()
 
     func ingest(_ paths: [String], consents: Bool = false) throws -> FHIRIngest.Summary {
-        let stewardSigner = consents ? steward : nil // enrolled (once) before the organisation's nonces are read
+        // The steward is enrolled (once, by the organisation) before the organisation's nonces are read.
+        let stewardSigner = consents ? try #require(steward, "the steward is enrolled") : nil
         let signer = TransactionSigner(chain: genesis.chain, identity: "general-hospital", key: keys.signing, firstNonce: try ledger.nextNonce(for: "general-hospital"))
         var options = FHIRIngest.Options(org: "general-hospital", readers: ["general-hospital": keys.agreement.publicKeyBase64])
-        if consents {
-            _ = stewardSigner
-            let s = try #require(steward, "the steward is enrolled")
+        if let s = stewardSigner {
             options.consentSigner = TransactionSigner(chain: genesis.chain, identity: s.identity, key: s.key, firstNonce: try ledger.nextNonce(for: s.identity))
         }
         options.quarantinePath = dir.appendingPathComponent("quarantine.ndjson").path
