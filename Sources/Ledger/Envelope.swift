@@ -80,9 +80,9 @@ public enum Envelope {
 
     /// Seals one record; returns the combined nonce‖ciphertext‖tag and the commitment.
     public static func seal(_ plaintext: [UInt8], key recordKey: String, version: Int64, keyset: KeySet) throws -> (sealed: [UInt8], commitment: Hash32) {
-        var salt = [UInt8](repeating: 0, count: saltBytes)
-        var rng = SystemRandomNumberGenerator()
-        for i in salt.indices { salt[i] = rng.next() }
+        // One draw from BoringSSL's generator (a system-generator call per byte was a syscall each,
+        // most of sealing's cost in bulk ingest).
+        let salt = SymmetricKey(size: SymmetricKeySize(bitCount: saltBytes * 8)).withUnsafeBytes { Array($0) }
         let box = try AES.GCM.seal(salt + plaintext, using: keyset.key, authenticating: recordAAD(keyset: keyset.id, key: recordKey, version: version))
         guard let combined = box.combined else { throw Failure(description: "sealing failed") }
         return (Array(combined), commitment(salt: salt, plaintext: plaintext))

@@ -59,9 +59,19 @@ public final class Ledger: @unchecked Sendable {
     let db: Database
     let state: StateStore
     let lock = NSRecursiveLock()
-    /// The last few committed blocks, decoded (what `block(at:)` is asked for most).
-    private var recentBlocks: [Int64: Block] = [:]
-    static let recentBlockCount: Int64 = 4
+    /// The newest committed blocks, decoded (what `block(at:)` is asked for most: the views and
+    /// peers follow the head, and during a bulk load the views run some blocks behind it). Bounded
+    /// by count and by transaction bytes; the oldest are dropped first.
+    /// Guarded by `recentLock`, not `lock`: followers read the newest blocks and the height while a
+    /// block is being built and committed under `lock` (an unfair lock a busy committer re-takes
+    /// at once; the views starved behind bulk ingest's commits).
+    private let recentLock = NSLock()
+    private var committedHeight: Int64 = 0
+    private var recentBlocks: [Int64: (block: Block, bytes: Int)] = [:]
+    private var recentOldest: Int64 = 1
+    private var recentBytes = 0
+    static let recentBlockCount = 256
+    static let recentBlockBytes = 48 << 20
     private var blockLeaves: [Hash32] = []
     private var accumulator = MerkleAccumulator()
     private let insertBlock: Statement
@@ -100,7 +110,8 @@ public final class Ledger: @unchecked Sendable {
 
     static func configure(_ db: Database) throws {
         db.setBusyTimeout(milliseconds: 5000)
-        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        // 64 MiB page cache (the default is 2 MiB): state and transaction keys are hashes, so writes land all over the file.
+        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")
     }
 
     static func genesisHeader(_ g: Genesis, stateRoot: Hash32) -> BlockHeader {
@@ -131,9 +142,11 @@ public final class Ledger: @unchecked Sendable {
         }
         guard let last else { throw LedgerError.corrupt(height: 0, "no blocks") }
         head = last
+        committedHeight = last.height
     }
 
-    public var height: Int64 { lock.withLock { head.height } }
+    /// The committed height, readable without waiting for a block being built or committed.
+    public var height: Int64 { recentLock.withLock { committedHeight } }
 
     /// Whether each block's commit waits for the disk (the default, and what a solo node needs).
     public private(set) var syncsEveryBlock = true
@@ -347,8 +360,22 @@ public final class Ledger: @unchecked Sendable {
         state.didCommit(writes)
         head = h
         // The views and peers read the newest blocks right after they commit: keep them decoded.
-        recentBlocks[h.height] = block
-        recentBlocks[h.height - Ledger.recentBlockCount] = nil
+        let size = block.transactions.reduce(0) { $0 + $1.bytes.count }
+        recentLock.withLock {
+            committedHeight = h.height
+            if recentBlocks.isEmpty { recentOldest = h.height }
+            if h.height - recentOldest > Int64(Ledger.recentBlockCount) { // a jump (a snapshot installed): start afresh
+                recentBlocks.removeAll()
+                recentBytes = 0
+                recentOldest = h.height
+            }
+            recentBlocks[h.height] = (block, size)
+            recentBytes += size
+            while recentOldest < h.height && (recentBlocks.count > Ledger.recentBlockCount || recentBytes > Ledger.recentBlockBytes) {
+                if let old = recentBlocks.removeValue(forKey: recentOldest) { recentBytes -= old.bytes }
+                recentOldest += 1
+            }
+        }
         let leaf = Merkle.leafHash(h.hash.bytes)
         blockLeaves.append(leaf)
         accumulator.append(leaf)
@@ -406,6 +433,16 @@ public final class Ledger: @unchecked Sendable {
         try lock.withLock { try state.entry(key)?.value }
     }
 
+    /// The current values of many keys under one acquisition of the lock (absent keys are left
+    /// out), so a bulk reader does not queue behind a block commit once per key.
+    public func values(_ keys: [String]) throws -> [String: JSON] {
+        try lock.withLock {
+            var out: [String: JSON] = [:]
+            for k in keys { if let v = try state.entry(k)?.value { out[k] = v } }
+            return out
+        }
+    }
+
     /// The value of a state key as it was after block `height`.
     public func value(_ key: String, asOf height: Int64) throws -> JSON? {
         try lock.withLock { try state.entry(key, asOf: height)?.value }
@@ -424,8 +461,8 @@ public final class Ledger: @unchecked Sendable {
     }
 
     public func block(at height: Int64) throws -> Block {
-        try lock.withLock {
-            if let b = recentBlocks[height] { return b }
+        if let b = recentLock.withLock({ recentBlocks[height]?.block }) { return b }
+        return try lock.withLock {
             let rows = try db.rows("SELECT header, signature, checkpoint FROM blocks WHERE height = ?", [.integer(height)])
             guard let r = rows.first, let header = r[0].textValue, let cp = r[2].textValue else { throw LedgerError.notFound("block \(height)") }
             let txRows = try db.rows("SELECT bytes FROM transactions WHERE height = ? ORDER BY idx", [.integer(height)])

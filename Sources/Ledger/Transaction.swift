@@ -161,7 +161,8 @@ extension Transaction {
 }
 
 /// `body(0..<count)` on all cores, striped across lanes (serially below 32 items). `body` must be pure.
-func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+/// `(0..<count).map(body)` on all cores (order kept); small inputs run inline.
+public func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
     if count < 32 { return (0..<count).map(body) }
     var out = [T?](repeating: nil, count: count)
     let lanes = ProcessInfo.processInfo.activeProcessorCount * 4
