@@ -179,12 +179,19 @@ public final class FHIRIngest {
             }
             pending.append((identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID), "Patient", pid, payload.bytes))
         }
+        // They commit on the committer thread (in order, before any record that names them) while
+        // the rest of the export is mapped here.
+        // The record count is known once everything is mapped; until then, an upper bound.
+        let total = LockedCount(pending.count + parsed.count)
+        let committer = Committer(submit: submit) { done in
+            progress?(Progress(done: done, total: total.value, elapsed: Date().timeIntervalSince(started)))
+        }
+        defer { committer.stop() }
         var r0 = 0
         while r0 < registrations.count {
             let chunk = Array(registrations[r0..<min(r0 + PatientContract.maxBatch, registrations.count)])
-            let out = try submit([signer.sign("patient.register_many", ["patients": .array(chunk)])])
-            if let e = out[0].error { throw FHIRError("registering patients \(r0 + 1)–\(r0 + chunk.count) failed: \(e)") }
-            summary.transactions += 1
+            try committer.enqueue(signer.sign("patient.register_many", ["patients": .array(chunk)]), records: 0, types: [:],
+                                  what: "registering patients \(r0 + 1)–\(r0 + chunk.count)")
             r0 += chunk.count
         }
 
@@ -229,15 +236,12 @@ public final class FHIRIngest {
             }
         }
 
+        total.value = pending.count
+
         // Commit in batches: one signature and one wrapped data key per batch. Sealing and signing
         // the next batch runs here while a committer thread commits the previous one (at most two
         // batches wait); batches commit in order, and the first refusal stops the load.
         var batch: [RecordBatch.Item] = []
-        let total = pending.count
-        let committer = Committer(submit: submit) { done in
-            progress?(Progress(done: done, total: total, elapsed: Date().timeIntervalSince(started)))
-        }
-        defer { committer.stop() }
         func flush() throws {
             guard !batch.isEmpty else { return }
             let ksID = "ks-" + Hash32.sha256(Array(batch.map(\.key).joined(separator: "\n").utf8)).hex.prefix(24)
@@ -245,7 +249,7 @@ public final class FHIRIngest {
                                                  serviceSecret: options.serviceSecret)
             var types: [String: Int] = [:]
             for it in batch where it.version == 1 { types[it.type, default: 0] += 1 }
-            try committer.enqueue(signer.sign("record.put", args), records: batch.count, types: types)
+            try committer.enqueue(signer.sign("record.put", args), records: batch.count, types: types, what: "a batch of \(batch.count) records")
             batch.removeAll()
         }
         var queued = Set<String>()
@@ -340,12 +344,23 @@ public final class FHIRIngest {
         }
     }
 
+    final class LockedCount: @unchecked Sendable {
+        private let lock = NSLock()
+        private var v: Int
+        init(_ v: Int) { self.v = v }
+        var value: Int {
+            get { lock.withLock { v } }
+            set { lock.withLock { v = newValue } }
+        }
+    }
+
     /// Commits signed batches in order on a thread of its own; at most `depth` wait.
     final class Committer: @unchecked Sendable {
         private let submit: ([Transaction]) throws -> [Submission]
         private let progress: (Int) -> Void
         private let cond = NSCondition()
-        private var queue: [(tx: Transaction, records: Int, types: [String: Int])] = []
+        private var queue: [Job] = []
+        struct Job { var tx: Transaction; var records: Int; var types: [String: Int]; var what: String }
         private var busy = false
         private var failure: Error?
         private var stopped = false
@@ -362,11 +377,12 @@ public final class FHIRIngest {
             t.start()
         }
 
-        func enqueue(_ tx: Transaction, records: Int, types: [String: Int]) throws {
+        /// Queues `tx` (waits while `depth` are queued); `what` names it in the error if it is refused.
+        func enqueue(_ tx: Transaction, records: Int, types: [String: Int], what: String) throws {
             try cond.withLock {
                 while queue.count >= depth && failure == nil { cond.wait() }
                 if let f = failure { throw f }
-                queue.append((tx, records, types))
+                queue.append(Job(tx: tx, records: records, types: types, what: what))
                 cond.broadcast()
             }
         }
@@ -384,7 +400,7 @@ public final class FHIRIngest {
 
         private func run() {
             while true {
-                let next: (tx: Transaction, records: Int, types: [String: Int])? = cond.withLock {
+                let next: Job? = cond.withLock {
                     while queue.isEmpty && !stopped { cond.wait() }
                     guard !stopped || !queue.isEmpty, failure == nil else { return nil }
                     busy = true
@@ -393,7 +409,7 @@ public final class FHIRIngest {
                 guard let next else { return }
                 do {
                     let out = try submit([next.tx])
-                    if let e = out[0].error { throw FHIRError("a batch of \(next.records) records was refused: \(e)") }
+                    if let e = out[0].error { throw FHIRError("\(next.what) was refused: \(e)") }
                     let d: Int = cond.withLock {
                         transactions += 1
                         for (t, n) in next.types { loaded[t, default: 0] += n }
