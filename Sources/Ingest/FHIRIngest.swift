@@ -179,14 +179,14 @@ public final class FHIRIngest {
             }
             pending.append((identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID), "Patient", pid, payload.bytes))
         }
-        // They commit on the committer thread (in order, before any record that names them) while
-        // the rest of the export is mapped here.
         // The record count is known once everything is mapped; until then, an upper bound.
         let total = LockedCount(pending.count + parsed.count)
         let committer = Committer(submit: submit) { done in
             progress?(Progress(done: done, total: total.value, elapsed: Date().timeIntervalSince(started)))
         }
         defer { committer.stop() }
+        // Registrations commit on the committer thread (in order, before any record that names the
+        // patient) while the rest of the export is mapped here.
         var r0 = 0
         while r0 < registrations.count {
             let chunk = Array(registrations[r0..<min(r0 + PatientContract.maxBatch, registrations.count)])

@@ -70,8 +70,8 @@ public final class Ledger: @unchecked Sendable {
     private var recentBlocks: [Int64: (block: Block, bytes: Int)] = [:]
     private var recentOldest: Int64 = 1
     private var recentBytes = 0
-    static let recentBlockCount = 256
-    static let recentBlockBytes = 48 << 20
+    /// At most this many blocks and transaction bytes are kept decoded (a test lowers them).
+    var recentBlockLimit = (count: 256, bytes: 48 << 20)
     private var blockLeaves: [Hash32] = []
     private var accumulator = MerkleAccumulator()
     private let insertBlock: Statement
@@ -364,14 +364,14 @@ public final class Ledger: @unchecked Sendable {
         recentLock.withLock {
             committedHeight = h.height
             if recentBlocks.isEmpty { recentOldest = h.height }
-            if h.height - recentOldest > Int64(Ledger.recentBlockCount) { // a jump (a snapshot installed): start afresh
+            if h.height - recentOldest > Int64(recentBlockLimit.count) { // a jump (a snapshot installed): start afresh
                 recentBlocks.removeAll()
                 recentBytes = 0
                 recentOldest = h.height
             }
             recentBlocks[h.height] = (block, size)
             recentBytes += size
-            while recentOldest < h.height && (recentBlocks.count > Ledger.recentBlockCount || recentBytes > Ledger.recentBlockBytes) {
+            while recentOldest < h.height && (recentBlocks.count > recentBlockLimit.count || recentBytes > recentBlockLimit.bytes) {
                 if let old = recentBlocks.removeValue(forKey: recentOldest) { recentBytes -= old.bytes }
                 recentOldest += 1
             }
@@ -459,6 +459,9 @@ public final class Ledger: @unchecked Sendable {
             return n + 1
         }
     }
+
+    /// The heights `block(at:)` currently answers from memory, oldest first.
+    var decodedBlockHeights: [Int64] { recentLock.withLock { recentBlocks.keys.sorted() } }
 
     public func block(at height: Int64) throws -> Block {
         if let b = recentLock.withLock({ recentBlocks[height]?.block }) { return b }

@@ -160,8 +160,8 @@ extension Transaction {
     }
 }
 
-/// `body(0..<count)` on all cores, striped across lanes (serially below 32 items). `body` must be pure.
-/// `(0..<count).map(body)` on all cores (order kept); small inputs run inline.
+/// `(0..<count).map(body)` on all cores, striped across lanes, order kept (serially below 32 items).
+/// `body` must be pure.
 public func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
     if count < 32 { return (0..<count).map(body) }
     var out = [T?](repeating: nil, count: count)

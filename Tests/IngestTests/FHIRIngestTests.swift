@@ -162,6 +162,42 @@ final class IngestFixture {
         #expect(try f.views.count("encounters") == 36)
     }
 
+    @Test func anExportWithWindowsLineEndingsLoadsLikeTheOriginal() throws {
+        let f = try IngestFixture()
+        let work = f.dir.appendingPathComponent("crlf")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        var encounters = 0
+        for name in ["Patient.000.ndjson", "Encounter.000.ndjson"] {
+            let lines = try String(contentsOfFile: IngestFixture.fixture + "/" + name, encoding: .utf8).split(separator: "\n")
+            if name.hasPrefix("Encounter") { encounters = lines.count }
+            try (lines.joined(separator: "\r\n") + "\r\n").write(to: work.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let s = try f.ingest([work.path])
+        #expect(s.quarantined.isEmpty, "\(s.quarantined.prefix(3))")
+        #expect(try f.views.count("patients") == 13)
+        let viewed = try f.views.count("encounters")
+        #expect(encounters > 0 && viewed == Int64(encounters))
+    }
+
+    @Test func aRefusedRegistrationStopsTheLoadAndSaysWhatWasRefused() throws {
+        let f = try IngestFixture()
+        let height = f.ledger.height
+        // Signed by an identity the consortium does not know: the ledger refuses the registrations.
+        let stranger = TransactionSigner(chain: f.genesis.chain, identity: "unknown-org", key: SigningKey())
+        let options = FHIRIngest.Options(org: "general-hospital", readers: ["general-hospital": f.keys.agreement.publicKeyBase64])
+        let ingest = FHIRIngest(ledger: f.ledger, signer: stranger, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { txs in
+            f.now += 1000
+            return try f.ledger.submit(txs, proposer: f.keys, time: f.now)
+        }
+        do {
+            _ = try ingest.ingest(paths: [IngestFixture.fixture])
+            Issue.record("the load went on after its registrations were refused")
+        } catch let e as FHIRIngest.FHIRError {
+            #expect(e.description.hasPrefix("registering patients 1–13 was refused: "), "\(e)")
+        }
+        #expect(f.ledger.height == height, "nothing was committed")
+    }
+
     @Test func anInterruptedIngestCompletesOnReRun() throws {
         let f = try IngestFixture()
         // Simulate a crash: the submit closure dies after two committed batches.
