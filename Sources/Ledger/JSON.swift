@@ -152,16 +152,34 @@ extension JSON {
 
     public static func parse(_ s: String) throws -> JSON { try parse(Array(s.utf8)) }
 
+    /// Parses `bytes` only if they are already in canonical form, i.e. exactly `canonicalBytes` of
+    /// the value they denote: no white space, keys in strictly ascending UTF-8 order, minimal string
+    /// escapes (lower-case hex), no `-0`. One pass, without re-encoding the value to compare; the
+    /// error says what is not canonical.
+    public static func parseCanonical(_ bytes: [UInt8], maxDepth: Int = JSON.maxDepth) throws -> JSON {
+        var p = Parser(bytes: bytes, maxDepth: maxDepth, canonical: true)
+        let v = try p.value(depth: 0)
+        guard p.i == bytes.count else { throw p.fail("trailing characters") }
+        return v
+    }
+
     struct Parser {
         let bytes: [UInt8]
         let maxDepth: Int
+        /// Accept only canonical form (see `parseCanonical`).
+        let canonical: Bool
         var i = 0
 
-        init(bytes: [UInt8], maxDepth: Int) { self.bytes = bytes; self.maxDepth = maxDepth }
+        init(bytes: [UInt8], maxDepth: Int, canonical: Bool = false) {
+            self.bytes = bytes
+            self.maxDepth = maxDepth
+            self.canonical = canonical
+        }
 
         func fail(_ m: String) -> JSONError { JSONError(message: m, offset: i) }
 
         mutating func skipWS() {
+            if canonical { return } // white space then fails as an unexpected character
             while i < bytes.count {
                 switch bytes[i] {
                 case 0x20, 0x09, 0x0A, 0x0D: i += 1
@@ -188,10 +206,19 @@ extension JSON {
                 var o: [String: JSON] = [:]
                 skipWS()
                 if i < bytes.count, bytes[i] == 0x7D { i += 1; return .object(o) }
+                var previous: String?
                 while true {
                     skipWS()
                     guard i < bytes.count, bytes[i] == 0x22 else { throw fail("expected object key") }
+                    let keyStart = i
                     let k = try string()
+                    if canonical {
+                        if let p = previous, !JSON.utf8Less(p, k) {
+                            i = keyStart
+                            throw fail(p == k ? "duplicate key" : "keys not in ascending order")
+                        }
+                        previous = k
+                    }
                     skipWS()
                     guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':'") }
                     i += 1
@@ -232,6 +259,7 @@ extension JSON {
             if bytes[i] == 0x2D { i += 1 }
             guard i < bytes.count, (0x30...0x39).contains(bytes[i]) else { throw fail("invalid number") }
             if bytes[i] == 0x30, i + 1 < bytes.count, (0x30...0x39).contains(bytes[i + 1]) { throw fail("leading zero") }
+            if canonical, bytes[i] == 0x30, i > start { throw fail("-0 is not canonical") }
             while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
             if i < bytes.count, bytes[i] == 0x2E || bytes[i] == 0x65 || bytes[i] == 0x45 { throw fail("only integers are allowed") }
             // Accumulate negatively so Int64.min parses; overflow is an error.
@@ -288,6 +316,7 @@ extension JSON {
                 guard i < bytes.count else { throw fail("unterminated escape") }
                 let e = bytes[i]
                 i += 1
+                if canonical { try canonicalEscape(e, out: &out); continue }
                 switch e {
                 case 0x22: out.append(0x22)
                 case 0x5C: out.append(0x5C)
@@ -315,6 +344,35 @@ extension JSON {
             }
             guard let str = String(validating: out, as: UTF8.self) else { throw fail("invalid UTF-8") }
             return str
+        }
+
+        /// The escapes `encodeString` writes, and nothing else: `\"`, `\\`, the five short forms,
+        /// and `\u00xx` (lower-case hex) for the other control characters.
+        mutating func canonicalEscape(_ e: UInt8, out: inout [UInt8]) throws {
+            switch e {
+            case 0x22: out.append(0x22)
+            case 0x5C: out.append(0x5C)
+            case 0x62: out.append(0x08)
+            case 0x66: out.append(0x0C)
+            case 0x6E: out.append(0x0A)
+            case 0x72: out.append(0x0D)
+            case 0x74: out.append(0x09)
+            case 0x75:
+                guard i + 4 <= bytes.count, bytes[i] == 0x30, bytes[i + 1] == 0x30,
+                      bytes[i + 2] == 0x30 || bytes[i + 2] == 0x31 else { throw fail("\\u escape of a character that is written as is") }
+                let low = bytes[i + 3]
+                let d: UInt8
+                switch low {
+                case 0x30...0x39: d = low - 0x30
+                case 0x61...0x66: d = low - 0x61 + 10
+                default: throw fail("\\u escape not in lower-case hex")
+                }
+                let c = (bytes[i + 2] - 0x30) << 4 | d
+                guard ![0x08, 0x0C, 0x0A, 0x0D, 0x09].contains(c) else { throw fail("\\u escape of a character with a short form") }
+                out.append(c)
+                i += 4
+            default: throw fail("escape not in canonical form")
+            }
         }
     }
 }

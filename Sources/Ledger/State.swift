@@ -32,12 +32,14 @@ struct StateWrites {
     /// SHA-256 over the sorted writes: len(key)‖key‖version‖SHA-256(canonical value).
     func digest() -> Hash32 {
         var h = SHA256()
-        for key in entries.keys.sorted(by: JSON.utf8Less) {
-            let e = entries[key]!
-            let k = Array(key.utf8)
-            h.update(data: bigEndian(Int64(k.count)))
-            h.update(data: k)
-            h.update(data: bigEndian(e.version))
+        // Sorted once as pairs (no second look-up per key); lengths and versions hashed from the stack.
+        for (key, e) in entries.sorted(by: { JSON.utf8Less($0.key, $1.key) }) {
+            var key = key
+            key.withUTF8 { k in
+                withUnsafeBytes(of: Int64(k.count).bigEndian) { h.update(bufferPointer: $0) }
+                h.update(bufferPointer: UnsafeRawBufferPointer(k))
+            }
+            withUnsafeBytes(of: e.version.bigEndian) { h.update(bufferPointer: $0) }
             h.update(data: Hash32.sha256(e.encoded).bytes)
         }
         return Hash32(Array(h.finalize()))

@@ -90,12 +90,30 @@ public struct TransactionBody: Equatable, Sendable {
 /// A signed transaction. Its wire form is the canonical JSON `{"body":…,"sig":…}`; its hash is
 /// SHA-256 of those bytes. Non-canonical encodings are refused, so a transaction has one hash.
 public struct Transaction: Sendable {
-    public let body: TransactionBody
-    public let signature: [UInt8]
-    public let bytes: [UInt8]
-    public let hash: Hash32
+    /// The immutable parts, shared: a transaction is copied through queues, blocks and results, and a
+    /// copy should cost one reference count, not one per field.
+    final class Storage: Sendable {
+        let body: TransactionBody
+        let signature: [UInt8]
+        let bytes: [UInt8]
+        let hash: Hash32
+        let bodyBytes: [UInt8]
+        init(body: TransactionBody, signature: [UInt8], bytes: [UInt8], hash: Hash32, bodyBytes: [UInt8]) {
+            self.body = body
+            self.signature = signature
+            self.bytes = bytes
+            self.hash = hash
+            self.bodyBytes = bodyBytes
+        }
+    }
+    private let storage: Storage
+
+    public var body: TransactionBody { storage.body }
+    public var signature: [UInt8] { storage.signature }
+    public var bytes: [UInt8] { storage.bytes }
+    public var hash: Hash32 { storage.hash }
     /// The canonical bytes of the body: what the signature covers.
-    let bodyBytes: [UInt8]
+    var bodyBytes: [UInt8] { storage.bodyBytes }
     /// True once `admit` has verified the signature; only this module can set it.
     public internal(set) var signatureChecked = false
 
@@ -104,18 +122,19 @@ public struct Transaction: Sendable {
         precondition(body.signerKey == key.publicKey.base64, "body names a different signing key")
         let bodyBytes = body.json.canonicalBytes
         let sig = key.sign(domain: SigningDomain.transaction, bodyBytes)
-        self.bodyBytes = bodyBytes
-        self.body = body
-        self.signature = sig
-        self.bytes = JSON.object(["body": body.json, "sig": .string(sig.base64)]).canonicalBytes
-        self.hash = Hash32.sha256(bytes)
+        let bytes = JSON.object(["body": body.json, "sig": .string(sig.base64)]).canonicalBytes
+        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: bodyBytes)
     }
 
     /// Decodes wire bytes. Checks form and size, not the signature (see `verifySignature`).
     public init(decoding bytes: [UInt8], maxBytes: Int) throws(TransactionError) {
         guard bytes.count <= maxBytes else { throw .oversized(size: bytes.count, limit: maxBytes) }
+        // One strict pass: canonical form is checked while parsing (no re-encoding to compare).
         let json: JSON
-        do { json = try JSON.parse(bytes, maxDepth: 32) } catch { throw .malformed("\(error)") }
+        do { json = try JSON.parseCanonical(bytes, maxDepth: 32) } catch {
+            do { _ = try JSON.parse(bytes, maxDepth: 32) } catch { throw .malformed("\(error)") }
+            throw .malformed("not in canonical form")
+        }
         guard case .object(let top) = json, top.count == 2, let b = top["body"], case .object(let o) = b,
               let sigText = top["sig"]?.stringValue else { throw .malformed("expected {body, sig}") }
         guard o.count == 7,
@@ -127,13 +146,9 @@ public struct Transaction: Sendable {
         guard let sig = [UInt8](base64: sigText), sig.count == 64 else { throw .malformed("signature is not 64 bytes of base64") }
         guard nonce >= 0 else { throw .malformed("negative nonce") }
         guard !sender.isEmpty, sender.utf8.count <= 128, !op.isEmpty else { throw .malformed("empty sender or op") }
-        guard json.canonicalBytes == bytes else { throw .malformed("not in canonical form") }
-        self.body = TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time)
-        self.signature = sig
-        self.bytes = bytes
-        self.hash = Hash32.sha256(bytes)
         // Canonical form is `{"body":<body>,"sig":"<88 base64 chars>"}`: the body is a slice.
-        self.bodyBytes = Array(bytes[8..<(bytes.count - 98)])
+        storage = Storage(body: TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time),
+                          signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Array(bytes[8..<(bytes.count - 98)]))
     }
 
     /// Checks the signature against the key the body names. Pure: safe to run in parallel.

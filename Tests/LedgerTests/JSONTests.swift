@@ -35,3 +35,70 @@ import Testing
         #expect(try JSON.parse(v.pretty()) == v)
     }
 }
+
+/// `parseCanonical` must accept exactly the byte strings that `parse` accepts and that re-encode to
+/// themselves (the check it replaces in transaction decoding), and yield the same value.
+@Suite struct StrictCanonicalParseTests {
+    /// The reference: parse anything, then compare the re-encoding.
+    static func reference(_ b: [UInt8]) -> JSON? {
+        guard let v = try? JSON.parse(b), v.canonicalBytes == b else { return nil }
+        return v
+    }
+
+    @Test(arguments: [
+        #"{"a":1,"b":[true,false,null],"c":{"d":"e"}}"#, #"-5"#, #"0"#, #""q\"b\\n\n\t\u0001\u001f/é""#, #"[]"#, #"{}"#,
+        #"{"":1,"a":2}"#, #"{"a":1,"aa":2,"b":3}"#, "\"\u{7f}\"", #"-9223372036854775808"#,
+    ])
+    func acceptsCanonicalText(_ text: String) throws {
+        let b = Array(text.utf8)
+        #expect(Self.reference(b) != nil)
+        #expect(try JSON.parseCanonical(b) == Self.reference(b))
+    }
+
+    @Test(arguments: [
+        #" {}"#, #"{} "#, #"{"a": 1}"#, #"{"b":1,"a":2}"#, #"{"a":1,"a":1}"#, #"-0"#, #""\/""#, #""\u0041""#, #""\u000A""#,
+        #""\u000a""#, #""\u001F""#, #""\u00e9""#, #""\u007f""#, #"[1, 2]"#, #""\ud83d\ude00""#, #"{"a":1,}"#, #"01"#,
+    ])
+    func refusesNonCanonicalText(_ text: String) {
+        let b = Array(text.utf8)
+        #expect(Self.reference(b) == nil)
+        #expect(throws: JSONError.self) { try JSON.parseCanonical(b) }
+    }
+
+    /// Seeded mutations of canonical encodings: both decisions and values agree on every one.
+    @Test func agreesWithParseThenReencodeOnMutatedInput() throws {
+        var rng = SeededGenerator(seed: 20261122)
+        let pieces: [[UInt8]] = [" ", "\\/", "\\u0041", "\\u000a", "\\u000A", "\\u001f", "\\u001F", "\\n", "\\\"", "\\\\", "-0", "0", "é",
+                                 ",", ":", "\"", "{", "}", "[", "]", "\\u00", "\\ud83d\\ude00", "\u{1}", "a", "z", "\\t", "\\b"].map { Array($0.utf8) }
+        func sample(_ depth: Int) -> JSON {
+            switch Int.random(in: 0..<(depth > 2 ? 4 : 6), using: &rng) {
+            case 0: return .int(Int64.random(in: -1000...1000, using: &rng))
+            case 1: return .string(String((0..<Int.random(in: 0...6, using: &rng)).map { _ in "ab\"\\\n\t\u{1}\u{1f}é/z".randomElement(using: &rng)! }))
+            case 2: return .bool(Bool.random(using: &rng))
+            case 3: return .null
+            case 4: return .array((0..<Int.random(in: 0...3, using: &rng)).map { _ in sample(depth + 1) })
+            default:
+                var o: [String: JSON] = [:]
+                for _ in 0..<Int.random(in: 0...4, using: &rng) { o[["a", "b", "aa", "", "é", "z", "B"].randomElement(using: &rng)!] = sample(depth + 1) }
+                return .object(o)
+            }
+        }
+        var accepted = 0, refused = 0
+        for _ in 0..<4000 {
+            var b = sample(0).canonicalBytes
+            for _ in 0..<Int.random(in: 0...2, using: &rng) {
+                let at = Int.random(in: 0...b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b.insert(contentsOf: pieces.randomElement(using: &rng)!, at: at)
+                case 1: if at < b.count { b.remove(at: at) }
+                default: if at + 1 < b.count { b.swapAt(at, at + 1) }
+                }
+            }
+            let strict = try? JSON.parseCanonical(b)
+            #expect(strict == Self.reference(b), "input: \(String(decoding: b, as: UTF8.self))")
+            if strict != nil { accepted += 1 } else { refused += 1 }
+        }
+        // Both outcomes must be well represented, or the comparison proves little.
+        #expect(accepted > 1000 && refused > 1000)
+    }
+}
