@@ -124,9 +124,10 @@ extension JSON {
     /// Tally writes the two agree).
     @inline(__always)
     static func utf8Less(_ a: String, _ b: String) -> Bool {
-        var a = a, b = b
-        return a.withUTF8 { pa in
-            b.withUTF8 { pb in
+        // Borrowed views of the bytes (`withUTF8` on a copy cost about three times as much per
+        // comparison, which dominated sorting a block's state keys).
+        if let r = a.utf8.withContiguousStorageIfAvailable({ pa in
+            b.utf8.withContiguousStorageIfAvailable { pb -> Bool in
                 let n = min(pa.count, pb.count)
                 if n > 0 {
                     let c = memcmp(pa.baseAddress!, pb.baseAddress!, n)
@@ -134,7 +135,8 @@ extension JSON {
                 }
                 return pa.count < pb.count
             }
-        }
+        }), let less = r { return less }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     // MARK: parsing

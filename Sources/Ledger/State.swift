@@ -32,9 +32,11 @@ struct StateWrites {
     /// SHA-256 over the sorted writes: len(key)‖key‖version‖SHA-256(canonical value).
     func digest() -> Hash32 {
         var h = SHA256()
-        // Sorted once as pairs (no second look-up per key); lengths and versions hashed from the stack.
-        for (key, e) in entries.sorted(by: { JSON.utf8Less($0.key, $1.key) }) {
-            var key = key
+        // Keys alone are sorted (moving whole entries costs more than a second look-up); lengths and
+        // versions are hashed from the stack.
+        for k in entries.keys.sorted(by: JSON.utf8Less) {
+            let e = entries[k]!
+            var key = k
             key.withUTF8 { k in
                 withUnsafeBytes(of: Int64(k.count).bigEndian) { h.update(bufferPointer: $0) }
                 h.update(bufferPointer: UnsafeRawBufferPointer(k))
