@@ -18,7 +18,12 @@ public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static let zero = Hash32([UInt8](repeating: 0, count: 32))
 
     public static func sha256<D: DataProtocol>(_ data: D) -> Hash32 {
-        Hash32(Array(SHA256.hash(data: data)))
+        Hash32(digest: SHA256.hash(data: data))
+    }
+
+    /// One bulk copy of the digest's bytes (`Array(digest)` iterates them one by one).
+    public init(digest: SHA256Digest) {
+        bytes = digest.withUnsafeBytes { Array($0) }
     }
 
     public var hex: String { bytes.hexString }

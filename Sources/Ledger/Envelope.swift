@@ -75,7 +75,7 @@ public enum Envelope {
         h.update(data: Array("tally/commit/v1".utf8))
         h.update(data: salt)
         h.update(data: plaintext)
-        return Hash32(Array(h.finalize()))
+        return Hash32(digest: h.finalize())
     }
 
     /// Seals one record; returns the combined nonce‖ciphertext‖tag and the commitment.

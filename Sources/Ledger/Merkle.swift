@@ -5,17 +5,17 @@ import Crypto
 public enum Merkle {
     public static func leafHash(_ data: [UInt8]) -> Hash32 {
         var h = SHA256()
-        h.update(data: [0x00])
-        h.update(data: data)
-        return Hash32(Array(h.finalize()))
+        withUnsafeBytes(of: UInt8(0x00)) { h.update(bufferPointer: $0) }
+        data.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return Hash32(digest: h.finalize())
     }
 
     public static func nodeHash(_ l: Hash32, _ r: Hash32) -> Hash32 {
         var h = SHA256()
-        h.update(data: [0x01])
-        h.update(data: l.bytes)
-        h.update(data: r.bytes)
-        return Hash32(Array(h.finalize()))
+        withUnsafeBytes(of: UInt8(0x01)) { h.update(bufferPointer: $0) }
+        l.bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
+        r.bytes.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return Hash32(digest: h.finalize())
     }
 
     /// The root of the empty tree is the hash of the empty string.

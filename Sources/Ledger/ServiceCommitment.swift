@@ -31,6 +31,6 @@ public enum ServiceCommitment {
             h.update(data: Array(field.utf8))
             h.update(data: [0])
         }
-        return Hash32(Array(h.finalize()))
+        return Hash32(digest: h.finalize())
     }
 }

@@ -44,7 +44,7 @@ struct StateWrites {
             withUnsafeBytes(of: e.version.bigEndian) { h.update(bufferPointer: $0) }
             h.update(data: Hash32.sha256(e.encoded).bytes)
         }
-        return Hash32(Array(h.finalize()))
+        return Hash32(digest: h.finalize())
     }
 }
 
