@@ -287,8 +287,27 @@ func memberBenchmark(encounters: Int, records: Int) throws {
     print(String(repeating: "-", count: 96))
 }
 
+let usage = "usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | cluster [--seconds N] [--connections N] | federation [--rounds N] [--patients N] | scan [--encounters N] [--rounds N] | commit-only [--transactions N] [--block N]"
 var args = Array(CommandLine.arguments.dropFirst())
 let suite = args.first ?? "ledger"
+// Every option takes a positive integer; anything else (including --help) prints the usage rather than
+// silently running a benchmark with defaults.
+let knownOptions: Set<String> = ["--transactions", "--block", "--records", "--rounds", "--encounters", "--patients", "--rows", "--seconds", "--connections"]
+if args.contains("--help") || args.contains("-h") { print(usage); exit(0) }
+do {
+    var k = 1
+    while k < args.count {
+        if args[k].hasPrefix("-") {
+            guard knownOptions.contains(args[k]), k + 1 < args.count, let v = Int(args[k + 1]), v > 0 else {
+                FileHandle.standardError.write(Data("TallyBench: \(args[k]) is not an option of this tool, or lacks a positive number\n\(usage)\n".utf8))
+                exit(2)
+            }
+            k += 2
+        } else {
+            k += 1
+        }
+    }
+}
 func option(_ name: String, _ def: Int) -> Int {
     if let i = args.firstIndex(of: name), i + 1 < args.count, let v = Int(args[i + 1]) { return v }
     return def
@@ -397,6 +416,6 @@ case "commit-only":
     print("execute+commit \(Double(n) / ts)/s")
     try? FileManager.default.removeItem(at: c.dir)
 default:
-    print("usage: TallyBench ledger [--transactions N] [--block N] [--records N] | sql [DIR] [--rounds N] | member [--encounters N] [--records N] | ingest [--patients N] | warehouse [--rows N] | cluster [--seconds N] [--connections N] | federation [--rounds N] [--patients N] | scan [--encounters N] [--rounds N] | commit-only")
+    print(usage)
     exit(2)
 }
