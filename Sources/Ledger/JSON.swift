@@ -318,16 +318,10 @@ extension JSON {
                 guard i < bytes.count else { throw fail("unterminated escape") }
                 let e = bytes[i]
                 i += 1
-                if canonical { try canonicalEscape(e, out: &out); continue }
+                if let c = Parser.shortEscape(e) { out.append(c); continue }
+                if canonical { try canonicalUnicodeEscape(e, out: &out); continue }
                 switch e {
-                case 0x22: out.append(0x22)
-                case 0x5C: out.append(0x5C)
                 case 0x2F: out.append(0x2F)
-                case 0x62: out.append(0x08)
-                case 0x66: out.append(0x0C)
-                case 0x6E: out.append(0x0A)
-                case 0x72: out.append(0x0D)
-                case 0x74: out.append(0x09)
                 case 0x75:
                     var scalar = try hex4()
                     if (0xD800...0xDBFF).contains(scalar) {
@@ -348,17 +342,25 @@ extension JSON {
             return str
         }
 
-        /// The escapes `encodeString` writes, and nothing else: `\"`, `\\`, the five short forms,
-        /// and `\u00xx` (lower-case hex) for the other control characters.
-        mutating func canonicalEscape(_ e: UInt8, out: inout [UInt8]) throws {
+        /// `\"`, `\\` and the five short forms (`\b \f \n \r \t`): the byte each stands for. These are
+        /// the escapes both modes accept and `encodeString` writes.
+        static func shortEscape(_ e: UInt8) -> UInt8? {
             switch e {
-            case 0x22: out.append(0x22)
-            case 0x5C: out.append(0x5C)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
+            case 0x22: return 0x22
+            case 0x5C: return 0x5C
+            case 0x62: return 0x08
+            case 0x66: return 0x0C
+            case 0x6E: return 0x0A
+            case 0x72: return 0x0D
+            case 0x74: return 0x09
+            default: return nil
+            }
+        }
+
+        /// In canonical mode, the one other escape `encodeString` writes: `\u00xx` (lower-case hex) for
+        /// a control character without a short form.
+        mutating func canonicalUnicodeEscape(_ e: UInt8, out: inout [UInt8]) throws {
+            switch e {
             case 0x75:
                 guard i + 4 <= bytes.count, bytes[i] == 0x30, bytes[i + 1] == 0x30,
                       bytes[i + 2] == 0x30 || bytes[i + 2] == 0x31 else { throw fail("\\u escape of a character that is written as is") }

@@ -48,10 +48,6 @@ struct StateWrites {
     }
 }
 
-func bigEndian(_ v: Int64) -> [UInt8] {
-    withUnsafeBytes(of: v.bigEndian) { Array($0) }
-}
-
 /// The schema of a ledger file. One SQLite file holds the chain and the world state, so a block and
 /// its state changes commit in one SQLite transaction.
 enum LedgerSchema {
