@@ -17,6 +17,10 @@ import Glibc
         private let lock = NSLock()
         private var _accepted = 0
         private var served = 0
+        /// Connections still open; `stop()` shuts them too. The client's pool is shared by the whole
+        /// process, and a later test's server may get this port: a connection left serving this
+        /// script would answer that test's requests.
+        private var open: Set<Int32> = []
         var accepted: Int { lock.withLock { _accepted } }
 
         init(answer: @escaping @Sendable (Int, String) -> (response: String, close: Bool)) throws {
@@ -37,8 +41,10 @@ import Glibc
             Thread { [self] in
                 while true {
                     let c = accept(listener, nil, nil)
-                    guard c >= 0 else { return }
-                    lock.withLock { _accepted += 1 }
+                    // Only this thread closes the listener: closed by `stop()` while this thread was
+                    // serving, its number could be reused by another test's socket and accepted on here.
+                    guard c >= 0 else { Glibc.close(listener); return }
+                    lock.withLock { _accepted += 1; open.insert(c) }
                     var buf: [UInt8] = []
                     var chunk = [UInt8](repeating: 0, count: 4096)
                     connection: while true {
@@ -66,13 +72,18 @@ import Glibc
                         _ = response.utf8CString.withUnsafeBufferPointer { send(c, $0.baseAddress!, $0.count - 1, Int32(MSG_NOSIGNAL)) }
                         if close { break }
                     }
+                    lock.withLock { open.remove(c) }
                     Glibc.close(c)
                 }
             }.start()
         }
 
         var address: String { "127.0.0.1:\(port)" }
-        func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        /// Wakes the accept loop (which then closes the listener) and ends open connections.
+        func stop() {
+            shutdown(fd, Int32(SHUT_RDWR))
+            lock.withLock { for c in open { shutdown(c, Int32(SHUT_RDWR)) } }
+        }
     }
 
     static func ok(_ body: String, extra: String = "") -> String {
