@@ -64,6 +64,8 @@ public final class PeerTransport: @unchecked Sendable {
     private var peers: [String: PeerAddress]
     private var outbound: [String: Outbound] = [:]
     private var listenFD: Int32 = -1
+    /// Signalled by the accept loop once it has closed the listening socket.
+    private let acceptClosed = DispatchSemaphore(value: 0)
     private var inboundFDs = Set<Int32>()
     private var running = false
     private var _stats = Stats()
@@ -95,7 +97,7 @@ public final class PeerTransport: @unchecked Sendable {
             for (id, addr) in peers { outbound[id] = Outbound(transport: self, peer: id, address: addr) }
         }
         for o in lock.withLock({ Array(outbound.values) }) { o.start() }
-        let t = Thread { [weak self] in self?.acceptLoop(fd) }
+        let t = Thread { [self] in acceptLoop(fd) }
         t.name = "tally-peer-accept"
         t.start()
         return port
@@ -109,7 +111,13 @@ public final class PeerTransport: @unchecked Sendable {
             outbound = [:]
             return r
         }
-        if fd >= 0 { Socket.shutdownAndClose(fd) }
+        // Shut, not closed: the accept loop closes it as it ends. Closed here, its number could be
+        // reused by another socket before the loop's next `accept`, which would then take that
+        // socket's connections.
+        if fd >= 0 {
+            _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+            acceptClosed.wait() // the port is free again when stop() returns
+        }
         for o in outs { o.stop() }
         for f in ins { _ = Glibc.shutdown(f, Int32(SHUT_RDWR)) }
     }
@@ -129,6 +137,10 @@ public final class PeerTransport: @unchecked Sendable {
     // MARK: inbound
 
     private func acceptLoop(_ fd: Int32) {
+        defer {
+            Glibc.close(fd)
+            acceptClosed.signal()
+        }
         while isRunning {
             let c = Glibc.accept(fd, nil, nil)
             if c < 0 {
