@@ -478,11 +478,6 @@ enum Socket {
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    static func shutdownAndClose(_ fd: Int32) {
-        _ = shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-    }
-
     static func readFull(_ fd: Int32, _ n: Int) -> [UInt8]? {
         var buf = [UInt8](repeating: 0, count: n)
         var got = 0
