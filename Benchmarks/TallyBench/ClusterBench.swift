@@ -329,15 +329,15 @@ func clusterBenchmark(duration: Double, connections: Int) throws {
     print(String(format: "Ed25519 verifications/s, all %d cores          %9.0f", cores, verifyRate))
     print("failed requests: Tally \(tallyLoad.failed), etcd \(etcdLoad?.failed ?? 0)")
 
-    // Where the CPU went, per committed write (process CPU time: immune to the VM's stolen time).
-    let perTally = { (cpu: Double) in cpu * 1e6 / Double(max(tallyLoad.ok, 1)) }
+    // Where the CPU went, per committed write (process CPU time: the VM's stolen time is not in it).
+    func perWrite(_ cpu: Double, _ load: LoadResult?) -> Double { load.map { cpu * 1e6 / Double(max($0.ok, 1)) } ?? .nan }
+    let tallyNodes = perWrite(tallyNodeCPU, tallyLoad), etcdNodes = perWrite(etcdNodeCPU, etcdLoad)
     print("")
     print("CPU per committed write, µs (process CPU time)     Tally      etcd")
-    let eOK = Double(max(etcdLoad?.ok ?? 0, 1))
-    print(String(format: "  the three nodes                               %7.0f   %7.0f", perTally(tallyNodeCPU), etcdLoad == nil ? .nan : etcdNodeCPU * 1e6 / eOK))
+    print(String(format: "  the three nodes                               %7.0f   %7.0f", tallyNodes, etcdNodes))
     print(String(format: "    of which 3 Ed25519 verifications            %7.0f         0", 3 * verifyMicros))
-    print(String(format: "    everything else                             %7.0f   %7.0f", perTally(tallyNodeCPU) - 3 * verifyMicros, etcdLoad == nil ? .nan : etcdNodeCPU * 1e6 / eOK))
-    print(String(format: "  the load generator                            %7.0f   %7.0f", perTally(tallyClientCPU), etcdLoad == nil ? .nan : etcdClientCPU * 1e6 / eOK))
+    print(String(format: "    everything else                             %7.0f   %7.0f", tallyNodes - 3 * verifyMicros, etcdNodes))
+    print(String(format: "  the load generator                            %7.0f   %7.0f", perWrite(tallyClientCPU, tallyLoad), perWrite(etcdClientCPU, etcdLoad)))
     // The most any replicated ledger with three verifying replicas could do here: all cores verifying.
     let budget5000 = Double(cores) * 1e6 / 5000
     print(String(format: "  budget for 5,000 writes/s on %d cores: %.0f µs per write; after 3 verifications %.0f µs for everything else",

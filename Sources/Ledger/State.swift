@@ -34,12 +34,11 @@ struct StateWrites {
         var h = SHA256()
         // Keys alone are sorted (moving whole entries costs more than a second look-up); lengths and
         // versions are hashed from the stack.
-        for k in entries.keys.sorted(by: JSON.utf8Less) {
-            let e = entries[k]!
-            var key = k
-            key.withUTF8 { k in
-                withUnsafeBytes(of: Int64(k.count).bigEndian) { h.update(bufferPointer: $0) }
-                h.update(bufferPointer: UnsafeRawBufferPointer(k))
+        for var key in entries.keys.sorted(by: JSON.utf8Less) {
+            let e = entries[key]!
+            key.withUTF8 { utf8 in
+                withUnsafeBytes(of: Int64(utf8.count).bigEndian) { h.update(bufferPointer: $0) }
+                h.update(bufferPointer: UnsafeRawBufferPointer(utf8))
             }
             withUnsafeBytes(of: e.version.bigEndian) { h.update(bufferPointer: $0) }
             h.update(data: Hash32.sha256(e.encoded).bytes)

@@ -21,7 +21,7 @@ public enum Anchors {
             sha.update(data: chunk)
             n += Int64(chunk.count)
         }
-        return (Hash32(Array(sha.finalize())), n)
+        return (Hash32(digest: sha.finalize()), n)
     }
 
     public enum Verdict {
