@@ -38,13 +38,13 @@ public enum FHIRMapper {
 
     struct Failure: Error { let reason: String }
 
-    static func str(_ o: [String: Any], _ k: String) -> String? { o[k] as? String }
-    static func obj(_ o: [String: Any], _ k: String) -> [String: Any]? { o[k] as? [String: Any] }
-    static func arr(_ o: [String: Any], _ k: String) -> [[String: Any]] { (o[k] as? [[String: Any]]) ?? [] }
+    static func str(_ o: FHIRJSON?, _ k: String) -> String? { o?[k]?.string }
+    static func obj(_ o: FHIRJSON?, _ k: String) -> FHIRJSON? { o?[k].flatMap { $0.isObject ? $0 : nil } }
+    static func arr(_ o: FHIRJSON?, _ k: String) -> [FHIRJSON] { o?[k]?.array.filter(\.isObject) ?? [] }
 
     /// `Patient/abc` → `abc` (also accepts `urn:uuid:abc`).
-    static func ref(_ o: [String: Any]?, expect type: String) throws -> String {
-        guard let r = o?["reference"] as? String, !r.isEmpty else { throw Failure(reason: "missing \(type) reference") }
+    static func ref(_ o: FHIRJSON?, expect type: String) throws -> String {
+        guard let r = str(o, "reference"), !r.isEmpty else { throw Failure(reason: "missing \(type) reference") }
         if r.hasPrefix("\(type)/") { return String(r.dropFirst(type.count + 1)) }
         if r.hasPrefix("urn:uuid:") { return String(r.dropFirst(9)) }
         throw Failure(reason: "a reference that should name a \(type) names something else")
@@ -63,14 +63,14 @@ public enum FHIRMapper {
     /// `Organization/<member id>`, the scope from `policy[].uri` `urn:tally:scope:<scope>` (else
     /// `research` when `provision.purpose` has `HRESCH`), and `provision.period.end` (consents are
     /// time-bound). Returns nil for a valid Consent that grants nothing (not active).
-    static func consent(_ o: [String: Any]) throws -> ConsentFacts? {
+    static func consent(_ o: FHIRJSON) throws -> ConsentFacts? {
         guard let status = str(o, "status") else { throw Failure(reason: "Consent without status") }
         let patient = try ref(obj(o, "patient"), expect: "Patient")
         guard status == "active" else { return nil }
         guard let provision = obj(o, "provision"), str(provision, "type") == "permit" else {
             throw Failure(reason: "Consent without a permit provision")
         }
-        let actors = arr(provision, "actor").compactMap { obj($0, "reference")?["reference"] as? String }.filter { $0.hasPrefix("Organization/") }
+        let actors = arr(provision, "actor").compactMap { str(obj($0, "reference"), "reference") }.filter { $0.hasPrefix("Organization/") }
         guard actors.count == 1, let grantee = actors.first.map({ String($0.dropFirst(13)) }), Member.isValidID(grantee) else {
             throw Failure(reason: "Consent must name exactly one Organization/<member id> actor")
         }
@@ -78,7 +78,7 @@ public enum FHIRMapper {
         for p in arr(o, "policy") { if let u = str(p, "uri"), u.hasPrefix("urn:tally:scope:") { scope = String(u.dropFirst(16)) } }
         if scope == nil, arr(provision, "purpose").contains(where: { str($0, "code") == "HRESCH" }) { scope = "research" }
         guard let scope, ConsentScope.isValid(scope) else { throw Failure(reason: "Consent scope missing or unknown (urn:tally:scope:<scope> or purpose HRESCH)") }
-        guard let end = date(str(obj(provision, "period") ?? [:], "end")), let expires = endOfDayMillis(end) else {
+        guard let end = date(str(obj(provision, "period"), "end")), let expires = endOfDayMillis(end) else {
             throw Failure(reason: "Consent without provision.period.end")
         }
         return ConsentFacts(patientRef: patient, grantee: grantee, scope: scope, expires: expires)
@@ -98,8 +98,8 @@ public enum FHIRMapper {
         return String(s.prefix(10))
     }
 
-    static func coding(_ cc: [String: Any]?) throws -> (String, String) {
-        guard let c = (cc?["coding"] as? [[String: Any]])?.first, let system = c["system"] as? String, let code = c["code"] as? String else {
+    static func coding(_ cc: FHIRJSON?) throws -> (String, String) {
+        guard let c = cc?["coding"]?.first, let system = str(c, "system"), let code = str(c, "code") else {
             throw Failure(reason: "missing coding")
         }
         return (system, code)
@@ -109,49 +109,48 @@ public enum FHIRMapper {
                                  "OBSENC": "observation", "PRENC": "pre-admission", "SS": "short-stay", "VR": "virtual", "HH": "home-health"]
 
     /// Parses one NDJSON line. Returns the resource type and JSON object, or throws with a reason.
-    static func parseLine(_ line: Substring) throws -> (String, [String: Any]) {
-        guard let data = line.data(using: .utf8),
-              let o = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+    static func parseLine(_ line: Substring) throws -> (String, FHIRJSON) {
+        guard let o = try? FHIRJSON(parsing: Array(line.utf8)), o.isObject else {
             throw Failure(reason: "not a JSON object")
         }
-        guard let type = o["resourceType"] as? String else { throw Failure(reason: "missing resourceType") }
-        guard let id = o["id"] as? String, !id.isEmpty else { throw Failure(reason: "missing id") }
+        guard let type = str(o, "resourceType") else { throw Failure(reason: "missing resourceType") }
+        guard let id = str(o, "id"), !id.isEmpty else { throw Failure(reason: "missing id") }
         return (type, o)
     }
 
-    static func patientFacts(_ o: [String: Any]) throws -> (PatientFacts, RecordPayload) {
+    static func patientFacts(_ o: FHIRJSON) throws -> (PatientFacts, RecordPayload) {
         let id = str(o, "id")!
         guard let birth = date(str(o, "birthDate")) else { throw Failure(reason: "Patient without birthDate") }
         // Prefer a national identifier (SSN), then the medical record number.
         let ids = arr(o, "identifier")
-        func find(_ pred: ([String: Any]) -> Bool) -> (String, String)? {
+        func find(_ pred: (FHIRJSON) -> Bool) -> (String, String)? {
             for i in ids where pred(i) { if let s = str(i, "system"), let v = str(i, "value") { return (s, v) } }
             return nil
         }
         let chosen = find { str($0, "system") == "http://hl7.org/fhir/sid/us-ssn" }
-            ?? find { (obj($0, "type")?["coding"] as? [[String: Any]])?.first?["code"] as? String == "MR" }
+            ?? find { str(obj($0, "type")?["coding"]?.first, "code") == "MR" }
             ?? find { _ in true }
         guard let (system, value) = chosen else { throw Failure(reason: "Patient without identifier") }
-        let name = arr(o, "name").first ?? [:]
+        let name = arr(o, "name").first
         let family = str(name, "family") ?? ""
-        let given = (name["given"] as? [String])?.first ?? ""
-        let address = arr(o, "address").first ?? [:]
+        let given = name?["given"]?.first?.string ?? ""
+        let address = arr(o, "address").first
         let region = (str(address, "state") ?? "unknown").lowercased()
         let postal = str(address, "postalCode") ?? ""
         let zip3 = postal.count >= 3 ? String(postal.prefix(3)) : "000"
         let sex = str(o, "gender") ?? "unknown"
-        let deceased = o["deceasedDateTime"] != nil || (o["deceasedBoolean"] as? Bool ?? false)
+        let deceased = o["deceasedDateTime"] != nil || (o["deceasedBoolean"]?.bool ?? false)
         return (PatientFacts(fhirID: id, identifierSystem: system, identifier: value, family: family, given: given, birthDate: birth),
                 .patient(birthDate: birth, sex: sex, region: region, zip3: zip3, deceased: deceased))
     }
 
     /// Maps a non-Patient resource. `medications` resolves MedicationRequest.medicationReference.
-    static func map(_ type: String, _ o: [String: Any], medications: [String: (String, String)]) throws -> (patient: String, payload: [UInt8]) {
+    static func map(_ type: String, _ o: FHIRJSON, medications: [String: (String, String)]) throws -> (patient: String, payload: [UInt8]) {
         switch type {
         case "Encounter":
             let p = try ref(obj(o, "subject"), expect: "Patient")
-            guard let start = date(str(obj(o, "period") ?? [:], "start")) else { throw Failure(reason: "Encounter without period.start") }
-            let cls = str(obj(o, "class") ?? [:], "code").map { encounterClass[$0] ?? $0.lowercased() } ?? "unknown"
+            guard let start = date(str(obj(o, "period"), "start")) else { throw Failure(reason: "Encounter without period.start") }
+            let cls = str(obj(o, "class"), "code").map { encounterClass[$0] ?? $0.lowercased() } ?? "unknown"
             return (p, RecordPayload.encounter(id: str(o, "id")!, date: start, kind: cls, region: nil).bytes)
         case "Condition":
             let p = try ref(obj(o, "subject"), expect: "Patient")
@@ -180,7 +179,7 @@ public enum FHIRMapper {
         case "Procedure", "Observation":
             let p = try ref(obj(o, "subject"), expect: "Patient")
             let (system, code) = try coding(obj(o, "code"))
-            let d = date(str(o, "performedDateTime") ?? str(obj(o, "performedPeriod") ?? [:], "start") ?? str(o, "effectiveDateTime"))
+            let d = date(str(o, "performedDateTime") ?? str(obj(o, "performedPeriod"), "start") ?? str(o, "effectiveDateTime"))
             // Kept as sealed records; no view reads them yet.
             let doc: JSON = ["resourceType": .string(type), "system": .string(system), "code": .string(code), "date": d.map { .string($0) } ?? .null]
             return (p, doc.canonicalBytes)

@@ -73,8 +73,8 @@ public final class FHIRIngest {
     public static func parseOnly(paths: [String]) throws -> Int {
         var n = 0
         for f in try files(paths) {
-            for line in try String(contentsOfFile: f, encoding: .utf8).split(separator: "\n") {
-                guard let (type, o) = try? FHIRMapper.parseLine(line) else { continue }
+            for line in try lines(of: f) {
+                guard let (type, o) = try? FHIRMapper.parseLine(line.text) else { continue }
                 if type == "Patient" { if (try? FHIRMapper.patientFacts(o)) != nil { n += 1 } }
                 else if type == "Consent" { if (try? FHIRMapper.consent(o)) != nil { n += 1 } }
                 else if (try? FHIRMapper.map(type, o, medications: [:])) != nil { n += 1 }
@@ -109,33 +109,38 @@ public final class FHIRIngest {
         var text: Substring
     }
 
+    /// The non-blank lines of one NDJSON file, numbered from 1.
+    static func lines(of path: String) throws -> [Line] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let name = (path as NSString).lastPathComponent
+        var lines: [Line] = []
+        // Split on newline bytes (splitting the String compares grapheme clusters, a seventh of
+        // the ingest thread's time). Blank lines are skipped: scanning stops at the first byte that
+        // is not a space or tab (a full trim of every 1 KB line was a tenth of the ingest's time).
+        for (i, l) in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated()
+        where l.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
+            lines.append(Line(file: name, number: i + 1, text: Substring(l)))
+        }
+        return lines
+    }
+
     public func ingest(paths: [String], progress: ((Progress) -> Void)? = nil) throws -> Summary {
         let started = Date()
         var summary = Summary()
         let files = try FHIRIngest.files(paths)
         var lines: [Line] = []
-        for f in files {
-            let text = try String(contentsOfFile: f, encoding: .utf8)
-            let name = (f as NSString).lastPathComponent
-            // Split on newline bytes (splitting the String compares grapheme clusters, a seventh of
-            // the ingest thread's time). Blank lines are skipped: scanning stops at the first byte that
-            // is not a space or tab (a full trim of every 1 KB line was a tenth of the ingest's time).
-            for (i, l) in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated()
-            where l.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) {
-                lines.append(Line(file: name, number: i + 1, text: Substring(l)))
-            }
-        }
+        for f in files { lines += try FHIRIngest.lines(of: f) }
         summary.linesRead = lines.count
 
         // Parsing is pure and most of the up-front work: every line is parsed on all cores first.
-        let parsedLines: [Result<(String, [String: Any]), FHIRMapper.Failure>] = parallelMap(lines.count) { i in
+        let parsedLines: [Result<(String, FHIRJSON), FHIRMapper.Failure>] = parallelMap(lines.count) { i in
             do { return .success(try FHIRMapper.parseLine(lines[i].text)) } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
                 return .failure(FHIRMapper.Failure(reason: "not a JSON object"))
             }
         }
 
         // Pass 1: patients and medications, which the other resources refer to.
-        var parsed: [(Line, String, [String: Any])] = []
+        var parsed: [(Line, String, FHIRJSON)] = []
         var patients: [String: String] = [:] // FHIR id → pseudonym
         var medications: [String: (String, String)] = [:]
         var newPatients: [(PatientFacts, RecordPayload, Line)] = []
@@ -157,7 +162,7 @@ public final class FHIRIngest {
                     newPatients.append((facts, payload, line))
                 case "Medication":
                     let (s, c) = try FHIRMapper.coding(FHIRMapper.obj(o, "code"))
-                    medications[o["id"] as! String] = (s, c)
+                    medications[FHIRMapper.str(o, "id")!] = (s, c)
                     summary.loaded["Medication", default: 0] += 1 // resolved into MedicationRequests
                 default:
                     parsed.append((line, type, o))
@@ -197,7 +202,7 @@ public final class FHIRIngest {
 
         // Pass 2: everything else, with references checked.
         var encounters = Set<String>()
-        for (_, type, o) in parsed where type == "Encounter" { encounters.insert(o["id"] as! String) }
+        for (_, type, o) in parsed where type == "Encounter" { encounters.insert(FHIRMapper.str(o, "id")!) }
         var consents: [(FHIRMapper.ConsentFacts, String, Line)] = []
         // Mapping (and each record's keyed ledger key) is pure too: computed on all cores, checked in order below.
         let mapped: [Result<(patient: String, payload: [UInt8], key: String), FHIRMapper.Failure>?] = parallelMap(parsed.count) { i in
@@ -205,7 +210,7 @@ public final class FHIRIngest {
             guard type != "Consent" else { return nil }
             do {
                 let (patientRef, payload) = try FHIRMapper.map(type, o, medications: medications)
-                return .success((patientRef, payload, identity.recordKey(org: options.org, type: type, sourceID: o["id"] as! String)))
+                return .success((patientRef, payload, identity.recordKey(org: options.org, type: type, sourceID: FHIRMapper.str(o, "id")!)))
             } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
                 return .failure(FHIRMapper.Failure(reason: "\(type) could not be mapped"))
             }
@@ -224,7 +229,7 @@ public final class FHIRIngest {
                 guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
                     throw FHIRMapper.Failure(reason: "broken reference: the subject Patient is not in this export or already ingested")
                 }
-                if let enc = (o["encounter"] as? [String: Any])?["reference"] as? String, enc.hasPrefix("Encounter/") {
+                if let enc = FHIRMapper.str(FHIRMapper.obj(o, "encounter"), "reference"), enc.hasPrefix("Encounter/") {
                     let eid = String(enc.dropFirst(10))
                     if !encounters.contains(eid), try ledger.value(StateKey.record(identity.recordKey(org: options.org, type: "Encounter", sourceID: eid))) == nil {
                         throw FHIRMapper.Failure(reason: "broken reference: the Encounter is not in this export or already ingested")
