@@ -64,6 +64,12 @@ public final class ExecutionContext {
         writes.entries[key] = StateEntry(value: value, version: version, height: height)
     }
 
+    /// Writes a value given as its canonical encoding (built with `CanonicalObject`).
+    func put(_ key: String, encoded: [UInt8]) throws {
+        let version = (try entry(key)?.version ?? 0) + 1
+        writes.entries[key] = StateEntry(encoded: encoded, version: version, height: height)
+    }
+
     /// Appends an audit event under `subject` (a patient pseudonym, `query`, `member`, …).
     public func audit(_ subject: String, _ event: String, _ detail: [String: JSON]) throws {
         var d = detail

@@ -3,7 +3,8 @@ import Foundation
 import SQLiteStore
 
 public struct StateEntry: Equatable, Sendable {
-    public var value: JSON
+    /// The value, parsed; nil when the entry was written from its encoding alone (see `value`).
+    private let parsed: JSON?
     public var version: Int64
     /// Height of the block that last wrote this key.
     public var height: Int64
@@ -11,10 +12,25 @@ public struct StateEntry: Equatable, Sendable {
     let encoded: [UInt8]
 
     init(value: JSON, version: Int64, height: Int64, encoded: [UInt8]? = nil) {
-        self.value = value
+        parsed = value
         self.version = version
         self.height = height
         self.encoded = encoded ?? value.canonicalBytes
+    }
+
+    /// An entry a contract wrote as canonical bytes (`CanonicalObject`): bulk writes that are
+    /// seldom read back in the same block skip building a dictionary only to encode it.
+    init(encoded: [UInt8], version: Int64, height: Int64) {
+        parsed = nil
+        self.version = version
+        self.height = height
+        self.encoded = encoded
+    }
+
+    public var value: JSON {
+        if let parsed { return parsed }
+        // The bytes came from the canonical encoder, so they parse; a failure would be a bug here.
+        do { return try JSON.parseCanonical(encoded) } catch { preconditionFailure("a state entry's own encoding does not parse: \(error)") }
     }
 
     public static func == (a: Self, b: Self) -> Bool { a.version == b.version && a.height == b.height && a.encoded == b.encoded }

@@ -29,6 +29,16 @@ import Testing
         #expect(throws: Never.self) { try JSON.parse(ok) }
     }
 
+    @Test func aCanonicalObjectWrittenFieldByFieldEqualsTheEncodedDictionary() throws {
+        let fields: [(String, JSON)] = [("author", "org/x"), ("commitment", "ab\"c"), ("key", "k"), ("keyset", "ks-1"), ("n", .null),
+                                        ("readers", ["a", "b"]), ("sealed", "QUJD"), ("type", "Encounter"), ("version", 7),
+                                        ("writers", ["a"]), ("written_at", .int(-3)), ("é", ["x": [1, true]])]
+        var o = CanonicalObject()
+        for (k, v) in fields { o.field(k, v) }
+        #expect(o.bytes == JSON.object(Dictionary(uniqueKeysWithValues: fields)).canonicalBytes)
+        #expect(CanonicalObject().bytes == JSON.object([:]).canonicalBytes)
+    }
+
     @Test func roundTripsThroughCanonicalForm() throws {
         let v: JSON = ["z": ["nested": [1, 2, ["k": "v"]]], "a": .int(Int64.min), "m": .int(Int64.max), "e": [:], "l": []]
         #expect(try JSON.parse(v.canonicalBytes) == v)

@@ -156,6 +156,9 @@ extension ExecutionContext {
     func write(_ key: String, _ value: JSON) throws(TransactionError) {
         do { try put(key, value) } catch { throw .rejected("state unwritable") }
     }
+    func write(_ key: String, _ value: CanonicalObject) throws(TransactionError) {
+        do { try put(key, encoded: value.bytes) } catch { throw .rejected("state unwritable") }
+    }
     func record(_ subject: String, _ event: String, _ detail: [String: JSON]) throws(TransactionError) {
         do { try audit(subject, event, detail) } catch { throw .rejected("state unwritable") }
     }

@@ -70,12 +70,20 @@ enum RecordContract {
                 }
                 newPerPatient[patient, default: 0] += 1
             }
-            var stored: JSON = ["key": .string(key), "patient": .string(patient), "version": .int(version),
-                                "type": .string(type), "keyset": .string(keyset), "sealed": .string(sealed),
-                                "commitment": .string(commitment), "readers": .array(readers),
-                                "writers": .array(writers.map { .string($0) }), "author": .string(ctx.sender.id),
-                                "written_at": .int(ctx.time)]
-            if let service { stored = stored.setting("service", .string(service)) }
+            // Written in canonical key order straight to bytes (a thousand per bulk transaction).
+            var stored = CanonicalObject(capacity: sealed.utf8.count + 384)
+            stored.field("author", .string(ctx.sender.id))
+            stored.field("commitment", .string(commitment))
+            stored.field("key", .string(key))
+            stored.field("keyset", .string(keyset))
+            stored.field("patient", .string(patient))
+            stored.field("readers", .array(readers))
+            stored.field("sealed", .string(sealed))
+            if let service { stored.field("service", .string(service)) }
+            stored.field("type", .string(type))
+            stored.field("version", .int(version))
+            stored.field("writers", .array(writers.map { .string($0) }))
+            stored.field("written_at", .int(ctx.time))
             try ctx.write(StateKey.record(key), stored)
         }
         for (patient, n) in newPerPatient.sorted(by: { $0.key < $1.key }) {
