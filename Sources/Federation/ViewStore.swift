@@ -123,17 +123,21 @@ public final class ViewStore {
             // Checked under the write lock: another process may share this view file.
             let current = height
             guard h == current + 1 else { throw LedgerError.invalidBlock(height: h, "views are at height \(current)") }
-            var touchedEncounters = Set<String>()
+            var scratch = BlockScratch()
             for tx in block.transactions {
                 switch tx.body.op {
                 case "record.put":
-                    materialised += try applyRecords(tx.body.args, writer: tx.body.sender, ledger: ledger, touched: &touchedEncounters)
+                    materialised += try applyRecords(tx.body.args, writer: tx.body.sender, ledger: ledger, scratch: &scratch)
                 case "consent.grant", "consent.revoke":
                     if let pid = tx.body.args["patient"]?.stringValue { try applyConsents(pid, height: h, ledger: ledger) }
                 default: break
                 }
             }
-            for e in touchedEncounters.sorted() { try refreshDiagnosisCodes(encounterRecord: e) }
+            for e in scratch.touched.sorted() { try refreshDiagnosisCodes(encounterRecord: e) }
+            if scratch.withoutView > 0 {
+                try stmt("INSERT INTO v_meta(key, value) VALUES ('records_without_view', ?) ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value")
+                    .run([.integer(Int64(scratch.withoutView))])
+            }
             try db.prepare("UPDATE v_meta SET value = ? WHERE key = 'height'").run([.text(String(h))])
         }
         return materialised
@@ -151,7 +155,16 @@ public final class ViewStore {
         return key
     }
 
-    private func applyRecords(_ args: JSON, writer: String, ledger: Ledger, touched: inout Set<String>) throws -> Int {
+    /// What one block's materialisation remembers between records: encounters whose world_state
+    /// entry is rewritten at the end, records without a view (counted once per block), and each
+    /// patient's region once looked up (forgotten when a patient row for them is written).
+    struct BlockScratch {
+        var touched = Set<String>()
+        var withoutView = 0
+        var regions: [String: String?] = [:]
+    }
+
+    private func applyRecords(_ args: JSON, writer: String, ledger: Ledger, scratch: inout BlockScratch) throws -> Int {
         var inline: [String: JSON] = [:]
         for ks in args["keysets"]?.arrayValue ?? [] { if let id = ks["id"]?.stringValue { inline[id] = ks } }
         let site = String(writer.split(separator: "/").first ?? "")
@@ -165,16 +178,16 @@ public final class ViewStore {
             // Records that are not clinical facts the views know (notes, documents) are kept on the
             // ledger but have no view; they are counted, not fatal.
             guard let payload = try? RecordPayload(bytes: plain) else {
-                try db.execute("INSERT INTO v_meta(key, value) VALUES ('records_without_view', '1') ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+                scratch.withoutView += 1
                 continue
             }
-            try materialise(payload, recordKey: recordKey, patient: pid, site: site, touched: &touched)
+            try materialise(payload, recordKey: recordKey, patient: pid, site: site, scratch: &scratch)
             n += 1
         }
         return n
     }
 
-    private func materialise(_ p: RecordPayload, recordKey rk: String, patient pid: String, site: String, touched: inout Set<String>) throws {
+    private func materialise(_ p: RecordPayload, recordKey rk: String, patient pid: String, site: String, scratch: inout BlockScratch) throws {
         let k = SQLValue.text(rk), pidV = SQLValue.text(pid)
         func t(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
         var ws: JSON
@@ -183,21 +196,29 @@ public final class ViewStore {
         case .patient(let birth, let sex, let region, let zip3, let deceased):
             try stmt("INSERT OR REPLACE INTO v_patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .run([k, pidV, .text(birth), .integer(Int64(birth.prefix(4)) ?? 0), .text(sex), .text(region), .text(zip3), .integer(deceased ? 1 : 0), .text(site)])
+            scratch.regions[pid] = nil // the first patient row by record key may have changed
             wsKey = "patient:\(pid)"
             ws = ["gender": .string(sex), "sex": .string(sex), "birth_year": .int(Int64(birth.prefix(4)) ?? 0), "region": .string(region), "zip3": .string(zip3)]
         case .encounter(let id, let date, let kind, let region):
             var reg = region
-            if reg == nil { reg = try cachedRows("SELECT region FROM v_patients WHERE patient_id = ? ORDER BY record_key LIMIT 1", [pidV]).first?.first?.textValue }
+            if reg == nil {
+                if let known = scratch.regions[pid] {
+                    reg = known
+                } else {
+                    reg = try cachedRows("SELECT region FROM v_patients WHERE patient_id = ? ORDER BY record_key LIMIT 1", [pidV]).first?.first?.textValue
+                    scratch.regions[pid] = .some(reg)
+                }
+            }
             try stmt("INSERT OR REPLACE INTO v_encounters VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(site), .text(date), .text(kind), t(reg)])
             // Its world_state entry is written once, with its diagnosis codes, at the end of the block.
-            touched.insert(rk)
+            scratch.touched.insert(rk)
             return
         case .condition(let enc, let system, let code, let onset):
             try stmt("INSERT OR REPLACE INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, t(enc), .text(system), .text(code), t(onset)])
             wsKey = "record:\(pid):condition:\(rk)"
             ws = ["record_type": "condition", "system": .string(system), "code": .string(code), "onset_date": onset.map { .string($0) } ?? .null]
             if let enc, let er = try cachedRows("SELECT record_key FROM v_encounters WHERE encounter_id = ? AND patient_id = ?", [.text(enc), pidV]).first?.first?.textValue {
-                touched.insert(er)
+                scratch.touched.insert(er)
             }
         case .medication(let system, let code, let cls, let start, let end):
             try stmt("INSERT OR REPLACE INTO v_medications VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), t(cls), t(start), t(end)])

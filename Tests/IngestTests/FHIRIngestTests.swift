@@ -79,6 +79,9 @@ final class IngestFixture {
         #expect(try f.views.count("immunizations") == 161)
         #expect(s.loaded["Procedure"] == 2056)
         #expect(s.notIngested["Organization"] == 43)
+        // Records kept sealed on the ledger that no view reads yet are counted in the views' meta.
+        let withoutView = try f.views.database.scalar("SELECT value FROM v_meta WHERE key = 'records_without_view'")?.textValue
+        #expect(withoutView == String(s.loaded["Procedure", default: 0] + s.loaded["Observation", default: 0]))
         // Every patient got a pseudonym and a location entry; no identifier reached the ledger.
         let patients = try f.ledger.entries(prefix: "patient/")
         #expect(patients.count == 13)
