@@ -168,16 +168,27 @@ public final class ViewStore {
         var inline: [String: JSON] = [:]
         for ks in args["keysets"]?.arrayValue ?? [] { if let id = ks["id"]?.stringValue { inline[id] = ks } }
         let site = String(writer.split(separator: "/").first ?? "")
-        var n = 0
-        for r in args["records"]?.arrayValue ?? [] {
-            guard let keysetID = r["keyset"]?.stringValue, let key = try dataKey(keysetID, inline: inline, ledger: ledger),
-                  let recordKey = r["key"]?.stringValue, let pid = r["patient"]?.stringValue
-            else { continue }
+        let records = args["records"]?.arrayValue ?? []
+        var keys: [SymmetricKey?] = []
+        keys.reserveCapacity(records.count)
+        for r in records { keys.append(try r["keyset"]?.stringValue.flatMap { try dataKey($0, inline: inline, ledger: ledger) }) }
+        // Opening and decoding are pure: done on all cores, then written in order below.
+        let opened: [Result<RecordPayload?, Error>?] = parallelMap(records.count) { i in
+            guard let key = keys[i], records[i]["key"]?.stringValue != nil, records[i]["patient"]?.stringValue != nil else { return nil }
             // The record as the ledger stores it (the contract adds nothing the envelope needs).
-            let plain = try Envelope.open(record: r, key: key)
+            do {
+                let plain = try Envelope.open(record: records[i], key: key)
+                return .success(try? RecordPayload(bytes: plain))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var n = 0
+        for (r, o) in zip(records, opened) {
+            guard let o, let recordKey = r["key"]?.stringValue, let pid = r["patient"]?.stringValue else { continue }
             // Records that are not clinical facts the views know (notes, documents) are kept on the
             // ledger but have no view; they are counted, not fatal.
-            guard let payload = try? RecordPayload(bytes: plain) else {
+            guard let payload = try o.get() else {
                 scratch.withoutView += 1
                 continue
             }

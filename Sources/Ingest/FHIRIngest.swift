@@ -103,6 +103,15 @@ public final class FHIRIngest {
         init(_ d: String) { description = d }
     }
 
+    /// A Patient line's facts and keyed hashes, computed while parsing.
+    struct PatientWork {
+        var facts: PatientFacts
+        var payload: RecordPayload
+        var pseudonym: String
+        var demographicHash: String
+        var recordKey: String
+    }
+
     struct Line {
         var file: String
         var number: Int
@@ -133,8 +142,18 @@ public final class FHIRIngest {
         summary.linesRead = lines.count
 
         // Parsing is pure and most of the up-front work: every line is parsed on all cores first.
-        let parsedLines: [Result<(String, FHIRJSON), FHIRMapper.Failure>] = parallelMap(lines.count) { i in
-            do { return .success(try FHIRMapper.parseLine(lines[i].text)) } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
+        // A Patient's facts and keyed hashes (pseudonym, demographic hash, record key) are pure as
+        // well, and are computed here too rather than one patient at a time below.
+        let parsedLines: [Result<(String, FHIRJSON, PatientWork?), FHIRMapper.Failure>] = parallelMap(lines.count) { i in
+            do {
+                let (type, o) = try FHIRMapper.parseLine(lines[i].text)
+                guard type == "Patient" else { return .success((type, o, nil)) }
+                let (facts, payload) = try FHIRMapper.patientFacts(o)
+                return .success((type, o, PatientWork(facts: facts, payload: payload,
+                                                      pseudonym: identity.pseudonym(system: facts.identifierSystem, identifier: facts.identifier),
+                                                      demographicHash: identity.demographicHash(family: facts.family, given: facts.given, birthDate: facts.birthDate),
+                                                      recordKey: identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID))))
+            } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
                 return .failure(FHIRMapper.Failure(reason: "not a JSON object"))
             }
         }
@@ -143,10 +162,10 @@ public final class FHIRIngest {
         var parsed: [(Line, String, FHIRJSON)] = []
         var patients: [String: String] = [:] // FHIR id → pseudonym
         var medications: [String: (String, String)] = [:]
-        var newPatients: [(PatientFacts, RecordPayload, Line)] = []
+        var newPatients: [PatientWork] = []
         for (line, result) in zip(lines, parsedLines) {
             do {
-                let (type, o) = try result.get()
+                let (type, o, patient) = try result.get()
                 guard FHIRMapper.readTypes.contains(type) else {
                     if FHIRResourceTypes.all.contains(type) {
                         summary.notIngested[type, default: 0] += 1
@@ -157,9 +176,9 @@ public final class FHIRIngest {
                 }
                 switch type {
                 case "Patient":
-                    let (facts, payload) = try FHIRMapper.patientFacts(o)
-                    patients[facts.fhirID] = identity.pseudonym(system: facts.identifierSystem, identifier: facts.identifier)
-                    newPatients.append((facts, payload, line))
+                    let p = patient!
+                    patients[p.facts.fhirID] = p.pseudonym
+                    newPatients.append(p)
                 case "Medication":
                     let (s, c) = try FHIRMapper.coding(FHIRMapper.obj(o, "code"))
                     medications[FHIRMapper.str(o, "id")!] = (s, c)
@@ -175,14 +194,15 @@ public final class FHIRIngest {
         // Register the patients this site holds (idempotent on the ledger), many under one signature.
         var registrations: [JSON] = []
         var pending: [(key: String, type: String, patient: String, payload: [UInt8])] = []
-        for (facts, payload, _) in newPatients {
-            let pid = patients[facts.fhirID]!
-            let registered = try ledger.value(StateKey.patient(pid))?["locations"]?[options.org] != nil
-            if !registered {
-                registrations.append(["patient": .string(pid),
-                    "demographic_hash": .string(identity.demographicHash(family: facts.family, given: facts.given, birthDate: facts.birthDate))])
+        // One bulk look-up of who is registered here already (one query per patient was a
+        // sequential stretch before anything could commit).
+        let onLedgerPatients = try ledger.values(newPatients.map { StateKey.patient($0.pseudonym) })
+        for p in newPatients {
+            let pid = p.pseudonym
+            if onLedgerPatients[StateKey.patient(pid)]?["locations"]?[options.org] == nil {
+                registrations.append(["patient": .string(pid), "demographic_hash": .string(p.demographicHash)])
             }
-            pending.append((identity.recordKey(org: options.org, type: "Patient", sourceID: facts.fhirID), "Patient", pid, payload.bytes))
+            pending.append((p.recordKey, "Patient", pid, p.payload.bytes))
         }
         // The record count is known once everything is mapped; until then, an upper bound.
         let total = LockedCount(pending.count + parsed.count)

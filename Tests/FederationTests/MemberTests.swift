@@ -25,6 +25,30 @@ import Testing
         #expect(try other.count("patients") == 0)
     }
 
+    @Test func aRecordThatDoesNotOpenStopsTheViewsAtTheBlockBefore() throws {
+        let p = try Population()
+        try p.seed(20)
+        let before = p.views.height
+        let pid = p.patients[0]
+        var items: [RecordBatch.Item] = []
+        for n in 0..<40 {
+            items.append(.init(key: "gh/encounter/x\(n)", patient: pid, type: "Encounter",
+                               plaintext: RecordPayload.encounter(id: "X\(n)", date: "2026-09-20", kind: "ambulatory", region: nil).bytes))
+        }
+        let args = try RecordBatch.arguments(chain: p.genesis.chain, keysetID: "ks-bad", readers: ["general-hospital": p.orgs["general-hospital"]!.agreement.publicKeyBase64],
+                                             writers: ["general-hospital"], items: items)
+        // The writer signs a ciphertext with one flipped byte in its 31st record: the ledger cannot
+        // tell (it never decrypts), the reader's views must.
+        var records = try #require(args["records"]?.arrayValue)
+        var sealed = try #require([UInt8](base64: records[30]["sealed"]!.stringValue!))
+        sealed[20] ^= 1
+        records[30] = records[30].setting("sealed", .string(sealed.base64))
+        try p.commit(p.signers["general-hospital"]!.sign("record.put", args.setting("records", .array(records))))
+        #expect(throws: Envelope.Failure.self) { try p.views.catchUp(p.ledger) }
+        #expect(p.views.height == before)
+        #expect(try p.views.database.scalar("SELECT count(*) FROM v_encounters WHERE encounter_id LIKE 'X%'")?.intValue == 0)
+    }
+
     @Test func seedCompatibleWorldStateCarriesDiagnosisCodes() throws {
         let p = try Population()
         try p.add([.init(birthDate: "1970-05-05", sex: "female", region: "north", zip3: "021", hypertension: true, betaBlocker: false, ili: true)])
