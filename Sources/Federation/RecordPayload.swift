@@ -21,25 +21,33 @@ public enum RecordPayload: Equatable, Sendable {
         }
     }
 
-    public var json: JSON {
+    /// The payload's fields in canonical key order.
+    var fields: [(String, JSON)] {
         func opt(_ s: String?) -> JSON { s.map { .string($0) } ?? .null }
         switch self {
         case .patient(let b, let s, let r, let z, let d):
-            return ["resourceType": "Patient", "birth_date": .string(b), "sex": .string(s), "region": .string(r), "zip3": .string(z), "deceased": .bool(d)]
+            return [("birth_date", .string(b)), ("deceased", .bool(d)), ("region", .string(r)), ("resourceType", "Patient"), ("sex", .string(s)), ("zip3", .string(z))]
         case .encounter(let id, let date, let kind, let region):
-            return ["resourceType": "Encounter", "id": .string(id), "date": .string(date), "class": .string(kind), "region": opt(region)]
+            return [("class", .string(kind)), ("date", .string(date)), ("id", .string(id)), ("region", opt(region)), ("resourceType", "Encounter")]
         case .condition(let e, let sys, let code, let onset):
-            return ["resourceType": "Condition", "encounter": opt(e), "system": .string(sys), "code": .string(code), "onset": opt(onset)]
+            return [("code", .string(code)), ("encounter", opt(e)), ("onset", opt(onset)), ("resourceType", "Condition"), ("system", .string(sys))]
         case .medication(let sys, let code, let cls, let start, let end):
-            return ["resourceType": "MedicationRequest", "system": .string(sys), "code": .string(code), "drug_class": opt(cls), "start": opt(start), "end": opt(end)]
+            return [("code", .string(code)), ("drug_class", opt(cls)), ("end", opt(end)), ("resourceType", "MedicationRequest"), ("start", opt(start)), ("system", .string(sys))]
         case .immunization(let sys, let code, let date):
-            return ["resourceType": "Immunization", "system": .string(sys), "code": .string(code), "date": .string(date)]
+            return [("code", .string(code)), ("date", .string(date)), ("resourceType", "Immunization"), ("system", .string(sys))]
         case .claim(let id, let provider, let proc, let date, let amount):
-            return ["resourceType": "Claim", "id": .string(id), "provider": .string(provider), "procedure_code": .string(proc), "service_date": .string(date), "amount": .int(amount)]
+            return [("amount", .int(amount)), ("id", .string(id)), ("procedure_code", .string(proc)), ("provider", .string(provider)), ("resourceType", "Claim"), ("service_date", .string(date))]
         }
     }
 
-    public var bytes: [UInt8] { json.canonicalBytes }
+    public var json: JSON { .object(Dictionary(uniqueKeysWithValues: fields)) }
+
+    /// The canonical encoding, written field by field (ingest makes one per resource).
+    public var bytes: [UInt8] {
+        var o = CanonicalObject(capacity: 160)
+        for (k, v) in fields { o.field(k, v) }
+        return o.bytes
+    }
 
     public struct DecodeError: Error, CustomStringConvertible { public let description: String }
 

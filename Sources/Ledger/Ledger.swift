@@ -434,12 +434,15 @@ public final class Ledger: @unchecked Sendable {
     }
 
     /// The current values of many keys under one acquisition of the lock (absent keys are left
-    /// out), so a bulk reader does not queue behind a block commit once per key.
+    /// out), so a bulk reader does not queue behind a block commit once per key; and in one read
+    /// transaction, so the file lock is taken once (a lock per query was most of a bulk look-up).
     public func values(_ keys: [String]) throws -> [String: JSON] {
         try lock.withLock {
-            var out: [String: JSON] = [:]
-            for k in keys { if let v = try state.entry(k)?.value { out[k] = v } }
-            return out
+            try db.readTransaction {
+                var out: [String: JSON] = [:]
+                for k in keys { if let v = try state.entry(k)?.value { out[k] = v } }
+                return out
+            }
         }
     }
 

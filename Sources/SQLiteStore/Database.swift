@@ -115,6 +115,21 @@ public final class Database {
         }
     }
 
+    /// Runs `body` (reads) on one snapshot: `BEGIN` (deferred) … `COMMIT`, so many small queries take
+    /// the file's shared lock once instead of once each. Inside a transaction already, just runs it.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
     /// Convenience: all rows of a query as arrays of values.
     public func rows(_ sql: String, _ args: [SQLValue] = []) throws -> [[SQLValue]] {
         let stmt = try prepare(sql)

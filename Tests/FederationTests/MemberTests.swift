@@ -212,3 +212,23 @@ import Testing
         #expect(r.rows.first?[2] == .value(.integer(15)))
     }
 }
+
+@Suite struct RecordPayloadTests {
+    /// Every kind of payload encodes canonically (written field by field) and decodes to itself.
+    @Test func everyKindRoundTripsThroughCanonicalBytes() throws {
+        let all: [RecordPayload] = [
+            .patient(birthDate: "1970-01-02", sex: "female", region: "north", zip3: "021", deceased: true),
+            .encounter(id: "E1", date: "2026-01-01", kind: "ambulatory", region: nil),
+            .encounter(id: "E2", date: "2026-01-01", kind: "emergency", region: "south"),
+            .condition(encounter: nil, system: "http://snomed.info/sct", code: "1", onset: "2020-01-01"),
+            .medication(system: "rx", code: "2", drugClass: "beta-blocker", start: nil, end: "2021-01-01"),
+            .immunization(system: "cvx", code: "140", date: "2026-10-01"),
+            .claim(id: "C1", provider: "gh", procedureCode: "99213", serviceDate: "2026-01-01", amountCents: 12_345),
+        ]
+        for p in all {
+            #expect(try JSON.parse(p.bytes).canonicalBytes == p.bytes)
+            #expect(try JSON.parse(p.bytes) == p.json)
+            #expect(try RecordPayload(bytes: p.bytes) == p)
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Ledger
 import Testing
@@ -106,5 +107,18 @@ import Testing
         #expect(p == a.pseudonym(system: "URN:SSN ", identifier: " 123-45-6789"))
         #expect(p != b.pseudonym(system: "urn:ssn", identifier: "123-45-6789"))
         #expect(!p.contains("6789"))
+    }
+
+    /// Each keyed hash equals a one-shot HMAC-SHA256 of its message (the identity keeps a keyed
+    /// HMAC and copies it per hash; a copy must not carry state from the one before).
+    @Test func keyedHashesEqualOneShotHMACs() {
+        let secret = (0..<32).map { UInt8($0) }
+        let ids = PatientIdentity(consortiumSecret: secret)
+        func hmac(_ m: String) -> String { Array(HMAC<SHA256>.authenticationCode(for: Array(m.utf8), using: SymmetricKey(data: secret))).hexString }
+        for _ in 0..<2 {
+            #expect(ids.pseudonym(system: "urn:ssn", identifier: "1") == "PAT-" + hmac("tally/patient/v1|urn:ssn|1").prefix(20))
+            #expect(ids.recordKey(org: "gh", type: "Encounter", sourceID: "e1") == "gh/Encounter/" + hmac("tally/record-key/v1|gh|Encounter|e1").prefix(32))
+            #expect(ids.demographicHash(family: "Doe", given: "Jo", birthDate: "1970-01-01") == hmac("tally/demographic/v1|doe|jo|1970-01-01"))
+        }
     }
 }
