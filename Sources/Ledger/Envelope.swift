@@ -138,19 +138,24 @@ public struct RecordBatch {
     public static func arguments(chain: String, keysetID: String, readers: [String: String], writers: [String], items: [Item],
                                  serviceSecret: [UInt8]? = nil) throws -> JSON {
         let ks = try Envelope.makeKeySet(chain: chain, id: keysetID, readers: readers)
-        var records: [JSON] = []
-        records.reserveCapacity(items.count)
-        for it in items {
-            let (sealed, commitment) = try Envelope.seal(it.plaintext, key: it.key, version: it.version, keyset: ks)
-            var r: JSON = ["key": .string(it.key), "patient": .string(it.patient), "type": .string(it.type), "version": .int(it.version),
-                           "keyset": .string(ks.id), "sealed": .string(sealed.base64), "commitment": .string(commitment.hex),
-                           "writers": .array(writers.map { .string($0) })]
-            if let secret = serviceSecret, let date = it.serviceDate, let provider = writers.first {
-                let salt = ServiceCommitment.salt(secret: secret, recordKey: it.key)
-                r = r.setting("service", .string(ServiceCommitment.commitment(salt: salt, patient: it.patient, provider: provider, date: date).hex))
+        // Each record is sealed on its own (fresh nonce and salt) and is pure work: done on all
+        // cores, kept in order.
+        let writerList = JSON.array(writers.map { .string($0) })
+        let built: [Result<JSON, Error>] = parallelMap(items.count) { i in
+            Result {
+                let it = items[i]
+                let (sealed, commitment) = try Envelope.seal(it.plaintext, key: it.key, version: it.version, keyset: ks)
+                var r: [String: JSON] = ["key": .string(it.key), "patient": .string(it.patient), "type": .string(it.type), "version": .int(it.version),
+                                         "keyset": .string(ks.id), "sealed": .string(sealed.base64), "commitment": .string(commitment.hex),
+                                         "writers": writerList]
+                if let secret = serviceSecret, let date = it.serviceDate, let provider = writers.first {
+                    let salt = ServiceCommitment.salt(secret: secret, recordKey: it.key)
+                    r["service"] = .string(ServiceCommitment.commitment(salt: salt, patient: it.patient, provider: provider, date: date).hex)
+                }
+                return .object(r)
             }
-            records.append(r)
         }
+        let records = try built.map { try $0.get() }
         return ["keysets": [ks.json], "records": .array(records)]
     }
 }
