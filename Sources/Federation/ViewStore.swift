@@ -133,7 +133,7 @@ public final class ViewStore {
                 default: break
                 }
             }
-            for e in scratch.touched.sorted() { try refreshDiagnosisCodes(encounterRecord: e) }
+            for e in scratch.touched.sorted() { try refreshDiagnosisCodes(encounterRecord: e, written: scratch.encounters[e]) }
             if scratch.withoutView > 0 {
                 try stmt("INSERT INTO v_meta(key, value) VALUES ('records_without_view', ?) ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value")
                     .run([.integer(Int64(scratch.withoutView))])
@@ -162,6 +162,8 @@ public final class ViewStore {
         var touched = Set<String>()
         var withoutView = 0
         var regions: [String: String?] = [:]
+        /// Encounter rows written in this block (the columns `refreshDiagnosisCodes` reads), by record key.
+        var encounters: [String: [SQLValue]] = [:]
     }
 
     private func applyRecords(_ args: JSON, writer: String, ledger: Ledger, scratch: inout BlockScratch) throws -> Int {
@@ -223,6 +225,7 @@ public final class ViewStore {
             try stmt("INSERT OR REPLACE INTO v_encounters VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(site), .text(date), .text(kind), t(reg)])
             // Its world_state entry is written once, with its diagnosis codes, at the end of the block.
             scratch.touched.insert(rk)
+            scratch.encounters[rk] = [.text(id), pidV, .text(date), .text(kind), .text(site), t(reg)]
             return
         case .condition(let enc, let system, let code, let onset):
             try stmt("INSERT OR REPLACE INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, t(enc), .text(system), .text(code), t(onset)])
@@ -250,8 +253,9 @@ public final class ViewStore {
     /// Writes an encounter's seed-compatible world_state entry, `diagnosis_codes` included, from its
     /// view row and its conditions (called once per block for every encounter the block wrote or
     /// gave a condition; rebuilt from the row rather than parsed and patched).
-    private func refreshDiagnosisCodes(encounterRecord rk: String) throws {
-        guard let row = try cachedRows("SELECT encounter_id, patient_id, service_date, class, site, region FROM v_encounters WHERE record_key = ?", [.text(rk)]).first,
+    private func refreshDiagnosisCodes(encounterRecord rk: String, written: [SQLValue]? = nil) throws {
+        // An encounter written in this block is used as written (the row the table now holds).
+        guard let row = try written ?? cachedRows("SELECT encounter_id, patient_id, service_date, class, site, region FROM v_encounters WHERE record_key = ?", [.text(rk)]).first,
               let eid = row[0].textValue, let pid = row[1].textValue else { return }
         let codes = try cachedRows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key", [.text(eid), .text(pid)])
             .compactMap { $0[0].textValue }
