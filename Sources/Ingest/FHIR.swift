@@ -145,18 +145,19 @@ public enum FHIRMapper {
     }
 
     /// Maps a non-Patient resource. `medications` resolves MedicationRequest.medicationReference.
-    static func map(_ type: String, _ o: FHIRJSON, medications: [String: (String, String)]) throws -> (patient: String, payload: [UInt8]) {
+    /// `serviceDate` is an Encounter's date of service (YYYY-MM-DD), for its service commitment.
+    static func map(_ type: String, _ o: FHIRJSON, medications: [String: (String, String)]) throws -> (patient: String, payload: [UInt8], serviceDate: String?) {
         switch type {
         case "Encounter":
             let p = try ref(obj(o, "subject"), expect: "Patient")
             guard let start = date(str(obj(o, "period"), "start")) else { throw Failure(reason: "Encounter without period.start") }
             let cls = str(obj(o, "class"), "code").map { encounterClass[$0] ?? $0.lowercased() } ?? "unknown"
-            return (p, RecordPayload.encounter(id: str(o, "id")!, date: start, kind: cls, region: nil).bytes)
+            return (p, RecordPayload.encounter(id: str(o, "id")!, date: start, kind: cls, region: nil).bytes, start)
         case "Condition":
             let p = try ref(obj(o, "subject"), expect: "Patient")
             let (system, code) = try coding(obj(o, "code"))
             let enc = obj(o, "encounter") != nil ? try ref(obj(o, "encounter"), expect: "Encounter") : nil
-            return (p, RecordPayload.condition(encounter: enc, system: system, code: code, onset: date(str(o, "onsetDateTime") ?? str(o, "recordedDate"))).bytes)
+            return (p, RecordPayload.condition(encounter: enc, system: system, code: code, onset: date(str(o, "onsetDateTime") ?? str(o, "recordedDate"))).bytes, nil)
         case "MedicationRequest":
             let p = try ref(obj(o, "subject"), expect: "Patient")
             var sc: (String, String)
@@ -170,19 +171,19 @@ public enum FHIRMapper {
             let status = str(o, "status") ?? ""
             let start = date(str(o, "authoredOn"))
             let end = ["stopped", "completed", "cancelled"].contains(status) ? start : nil
-            return (p, RecordPayload.medication(system: sc.0, code: sc.1, drugClass: nil, start: start, end: end).bytes)
+            return (p, RecordPayload.medication(system: sc.0, code: sc.1, drugClass: nil, start: start, end: end).bytes, nil)
         case "Immunization":
             let p = try ref(obj(o, "patient"), expect: "Patient")
             let (system, code) = try coding(obj(o, "vaccineCode"))
             guard let d = date(str(o, "occurrenceDateTime")) else { throw Failure(reason: "Immunization without occurrenceDateTime") }
-            return (p, RecordPayload.immunization(system: system, code: code, date: d).bytes)
+            return (p, RecordPayload.immunization(system: system, code: code, date: d).bytes, nil)
         case "Procedure", "Observation":
             let p = try ref(obj(o, "subject"), expect: "Patient")
             let (system, code) = try coding(obj(o, "code"))
             let d = date(str(o, "performedDateTime") ?? str(obj(o, "performedPeriod"), "start") ?? str(o, "effectiveDateTime"))
             // Kept as sealed records; no view reads them yet.
             let doc: JSON = ["resourceType": .string(type), "system": .string(system), "code": .string(code), "date": d.map { .string($0) } ?? .null]
-            return (p, doc.canonicalBytes)
+            return (p, doc.canonicalBytes, nil)
         default:
             throw Failure(reason: "resource type \(type) is not ingested")
         }

@@ -193,7 +193,7 @@ public final class FHIRIngest {
 
         // Register the patients this site holds (idempotent on the ledger), many under one signature.
         var registrations: [JSON] = []
-        var pending: [(key: String, type: String, patient: String, payload: [UInt8])] = []
+        var pending: [(key: String, type: String, patient: String, payload: [UInt8], serviceDate: String?)] = []
         // One bulk look-up of who is registered here already (one query per patient was a
         // sequential stretch before anything could commit).
         let onLedgerPatients = try ledger.values(newPatients.map { StateKey.patient($0.pseudonym) })
@@ -202,7 +202,7 @@ public final class FHIRIngest {
             if onLedgerPatients[StateKey.patient(pid)]?["locations"]?[options.org] == nil {
                 registrations.append(["patient": .string(pid), "demographic_hash": .string(p.demographicHash)])
             }
-            pending.append((p.recordKey, "Patient", pid, p.payload.bytes))
+            pending.append((p.recordKey, "Patient", pid, p.payload.bytes, nil))
         }
         // The record count is known once everything is mapped; until then, an upper bound.
         let total = LockedCount(pending.count + parsed.count)
@@ -225,12 +225,12 @@ public final class FHIRIngest {
         for (_, type, o) in parsed where type == "Encounter" { encounters.insert(FHIRMapper.str(o, "id")!) }
         var consents: [(FHIRMapper.ConsentFacts, String, Line)] = []
         // Mapping (and each record's keyed ledger key) is pure too: computed on all cores, checked in order below.
-        let mapped: [Result<(patient: String, payload: [UInt8], key: String), FHIRMapper.Failure>?] = parallelMap(parsed.count) { i in
+        let mapped: [Result<(patient: String, payload: [UInt8], serviceDate: String?, key: String), FHIRMapper.Failure>?] = parallelMap(parsed.count) { i in
             let (_, type, o) = parsed[i]
             guard type != "Consent" else { return nil }
             do {
-                let (patientRef, payload) = try FHIRMapper.map(type, o, medications: medications)
-                return .success((patientRef, payload, identity.recordKey(org: options.org, type: type, sourceID: FHIRMapper.str(o, "id")!)))
+                let (patientRef, payload, serviceDate) = try FHIRMapper.map(type, o, medications: medications)
+                return .success((patientRef, payload, serviceDate, identity.recordKey(org: options.org, type: type, sourceID: FHIRMapper.str(o, "id")!)))
             } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
                 return .failure(FHIRMapper.Failure(reason: "\(type) could not be mapped"))
             }
@@ -245,7 +245,7 @@ public final class FHIRIngest {
                     consents.append((c, pid, line))
                     continue
                 }
-                let (patientRef, payload, recordKey) = try m!.get()
+                let (patientRef, payload, serviceDate, recordKey) = try m!.get()
                 guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
                     throw FHIRMapper.Failure(reason: "broken reference: the subject Patient is not in this export or already ingested")
                 }
@@ -255,7 +255,7 @@ public final class FHIRIngest {
                         throw FHIRMapper.Failure(reason: "broken reference: the Encounter is not in this export or already ingested")
                     }
                 }
-                pending.append((recordKey, type, pid, payload))
+                pending.append((recordKey, type, pid, payload, serviceDate))
             } catch let f as FHIRMapper.Failure {
                 summary.quarantined.append(Quarantined(file: line.file, line: line.number, reason: f.reason))
             }
@@ -298,9 +298,7 @@ public final class FHIRIngest {
                 version = next
                 summary.updated[p.type, default: 0] += 1
             }
-            var serviceDate: String?
-            if p.type == "Encounter", case .encounter(_, let date, _, _)? = try? RecordPayload(bytes: p.payload) { serviceDate = String(date.prefix(10)) }
-            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, version: version, plaintext: p.payload, serviceDate: serviceDate))
+            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, version: version, plaintext: p.payload, serviceDate: p.serviceDate))
             if batch.count >= options.recordsPerTransaction { try flush() }
         }
         try flush()
@@ -362,9 +360,9 @@ public final class FHIRIngest {
                     summary.quarantined.append(Quarantined(file: chunk[i].1.file, line: chunk[i].1.number, reason: "consent refused by the ledger: \(e)"))
                 } else {
                     summary.loaded["Consent", default: 0] += 1
+                    summary.transactions += 1 // committed ones only, like the record batches
                 }
             }
-            summary.transactions += chunk.count
             at += chunk.count
         }
     }

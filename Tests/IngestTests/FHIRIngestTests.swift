@@ -289,6 +289,9 @@ final class IngestFixture {
         lines[3] = lines[3].replacingOccurrences(of: "\"status\":\"active\"", with: "\"status\":\"inactive\"")
         try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
         let f = try IngestFixture()
+        let count = { try Database(path: f.ledger.path).scalar("SELECT count(*) FROM transactions")?.intValue.map(Int.init) ?? -1 }
+        _ = try #require(f.steward) // enrolled by the organisation (a transaction of its own) before counting
+        let before = try count()
         let s = try f.ingest([out.path + "/general-hospital"], consents: true)
         let reasons = Dictionary(uniqueKeysWithValues: s.quarantined.map { ($0.line, $0.reason) })
         #expect(reasons[1]?.contains("not an active member") == true, "\(reasons)")
@@ -296,6 +299,8 @@ final class IngestFixture {
         #expect(reasons[3]?.contains("scope") == true)
         #expect(s.quarantined.count == 3 && s.notIngested["Consent"] == 1, "an inactive consent grants nothing and is counted")
         #expect(s.loaded["Consent"] == lines.count - 4)
+        // The refused consent is not counted as a transaction: the count is what the ledger holds.
+        #expect(try count() - before == s.transactions)
     }
 
     @Test func aChangedResourceIsWrittenAsItsNextVersionAndAnUnchangedOneIsNot() throws {
