@@ -96,6 +96,18 @@ final class IngestFixture {
             if committed == ServiceCommitment.commitment(salt: salt, patient: row[1].textValue!, provider: "general-hospital", date: row[2].textValue!).hex { opened += 1 }
         }
         #expect(opened == 1215)
+        // Each encounter's world_state entry lists its conditions' codes as a per-encounter query
+        // orders them (the views read them for a whole block at once).
+        var checked = 0, withCodes = 0
+        for row in try f.views.database.rows("SELECT record_key, encounter_id, patient_id FROM v_encounters") {
+            let expected = try f.views.database.rows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key",
+                                                     [row[1], row[2]]).compactMap { $0[0].textValue }.joined(separator: ",")
+            let ws = try f.views.database.scalar("SELECT value FROM v_world_state WHERE record_key = ?", [row[0]])?.textValue
+            #expect(try ws.map { try JSON.parse($0)["diagnosis_codes"] } == .string(expected))
+            checked += 1
+            if !expected.isEmpty { withCodes += 1 }
+        }
+        #expect(checked == 1215 && withCodes > 100, "\(withCodes) encounters with codes")
         let file = try Data(contentsOf: URL(fileURLWithPath: f.ledger.path))
         #expect(file.range(of: Data("Upton904".utf8)) == nil)
         for line in try String(contentsOfFile: IngestFixture.fixture + "/Patient.000.ndjson", encoding: .utf8).split(separator: "\n") {
