@@ -166,6 +166,7 @@ struct FHIRJSON {
     }
 
     private struct Parser {
+        static let trueBytes: [UInt8] = Array("true".utf8), falseBytes: [UInt8] = Array("false".utf8), nullBytes: [UInt8] = Array("null".utf8)
         let b: UnsafeBufferPointer<UInt8>
         var tape: [Node]
         var i = 0
@@ -182,56 +183,45 @@ struct FHIRJSON {
         mutating func value(depth: Int) throws {
             guard i < b.count else { throw Invalid() }
             switch b[i] {
-            case 0x7B: // {
-                guard depth < FHIRJSON.maxDepth else { throw Invalid() }
-                let at = tape.count
-                tape.append(Node(kind: .object, boolValue: false, start: Int32(at + 1), end: 0))
-                i += 1
-                skipSpace()
-                if i < b.count, b[i] == 0x7D { i += 1 } else {
-                    while true {
+            case 0x7B: try container(depth: depth, kind: .object, close: 0x7D) // {…}
+            case 0x5B: try container(depth: depth, kind: .array, close: 0x5D) // […]
+            case 0x22:
+                try string()
+            case 0x74: try literal(Parser.trueBytes); tape.append(Node(kind: .bool, boolValue: true, start: 0, end: 0))
+            case 0x66: try literal(Parser.falseBytes); tape.append(Node(kind: .bool, boolValue: false, start: 0, end: 0))
+            case 0x6E: try literal(Parser.nullBytes); tape.append(Node(kind: .null, boolValue: false, start: 0, end: 0))
+            default:
+                try number()
+            }
+        }
+
+        /// An object (members `"key": value`) or an array (values), at its opening bracket.
+        mutating func container(depth: Int, kind: Kind, close: UInt8) throws {
+            guard depth < FHIRJSON.maxDepth else { throw Invalid() }
+            let at = tape.count
+            tape.append(Node(kind: kind, boolValue: false, start: Int32(at + 1), end: 0))
+            i += 1
+            skipSpace()
+            if i < b.count, b[i] == close { i += 1 } else {
+                while true {
+                    if kind == .object {
                         guard i < b.count, b[i] == 0x22 else { throw Invalid() }
                         try string()
                         skipSpace()
                         guard i < b.count, b[i] == 0x3A else { throw Invalid() }
                         i += 1
                         skipSpace()
-                        try value(depth: depth + 1)
-                        skipSpace()
-                        guard i < b.count else { throw Invalid() }
-                        if b[i] == 0x2C { i += 1; skipSpace(); continue }
-                        guard b[i] == 0x7D else { throw Invalid() }
-                        i += 1
-                        break
                     }
+                    try value(depth: depth + 1)
+                    skipSpace()
+                    guard i < b.count else { throw Invalid() }
+                    if b[i] == 0x2C { i += 1; skipSpace(); continue }
+                    guard b[i] == close else { throw Invalid() }
+                    i += 1
+                    break
                 }
-                tape[at].end = Int32(tape.count)
-            case 0x5B: // [
-                guard depth < FHIRJSON.maxDepth else { throw Invalid() }
-                let at = tape.count
-                tape.append(Node(kind: .array, boolValue: false, start: Int32(at + 1), end: 0))
-                i += 1
-                skipSpace()
-                if i < b.count, b[i] == 0x5D { i += 1 } else {
-                    while true {
-                        try value(depth: depth + 1)
-                        skipSpace()
-                        guard i < b.count else { throw Invalid() }
-                        if b[i] == 0x2C { i += 1; skipSpace(); continue }
-                        guard b[i] == 0x5D else { throw Invalid() }
-                        i += 1
-                        break
-                    }
-                }
-                tape[at].end = Int32(tape.count)
-            case 0x22:
-                try string()
-            case 0x74: try literal([0x74, 0x72, 0x75, 0x65]); tape.append(Node(kind: .bool, boolValue: true, start: 0, end: 0))
-            case 0x66: try literal([0x66, 0x61, 0x6C, 0x73, 0x65]); tape.append(Node(kind: .bool, boolValue: false, start: 0, end: 0))
-            case 0x6E: try literal([0x6E, 0x75, 0x6C, 0x6C]); tape.append(Node(kind: .null, boolValue: false, start: 0, end: 0))
-            default:
-                try number()
             }
+            tape[at].end = Int32(tape.count)
         }
 
         mutating func literal(_ word: [UInt8]) throws {

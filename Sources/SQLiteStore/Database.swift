@@ -104,7 +104,11 @@ public final class Database {
 
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`; rolls back if it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try run(begin: "BEGIN IMMEDIATE", body)
+    }
+
+    private func run<T>(begin: String, _ body: () throws -> T) throws -> T {
+        try execute(begin)
         do {
             let result = try body()
             try execute("COMMIT")
@@ -119,15 +123,7 @@ public final class Database {
     /// the file's shared lock once instead of once each. Inside a transaction already, just runs it.
     public func readTransaction<T>(_ body: () throws -> T) throws -> T {
         guard sqlite3_get_autocommit(handle) != 0 else { return try body() }
-        try execute("BEGIN")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+        return try run(begin: "BEGIN", body)
     }
 
     /// Convenience: all rows of a query as arrays of values.
