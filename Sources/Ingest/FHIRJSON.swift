@@ -1,4 +1,5 @@
 import Foundation
+import Ledger
 
 /// One NDJSON line of a FHIR export, validated as JSON in a single pass into a *tape* (one entry per
 /// value, each knowing where its subtree ends) without building dictionaries or strings. The mapper
@@ -46,10 +47,8 @@ struct FHIRJSON {
     init(parsing bytes: [UInt8]) throws {
         guard bytes.count <= FHIRJSON.maxBytes else { throw Invalid() }
         let d = Document(bytes: bytes)
-        d.tape.reserveCapacity(bytes.count / 12 + 4)
         try bytes.withUnsafeBufferPointer { buf in
-            var p = Parser(b: buf, tape: [])
-            p.tape.reserveCapacity(bytes.count / 12 + 4)
+            var p = Parser(b: buf)
             p.skipSpace()
             try p.value(depth: 0)
             p.skipSpace()
@@ -114,7 +113,7 @@ struct FHIRJSON {
         case .string:
             return doc.bytes.withUnsafeBufferPointer { String(decoding: $0[Int(n.start)..<Int(n.end)], as: UTF8.self) }
         case .escapedString:
-            return String(decoding: FHIRJSON.unescape(doc.bytes[Int(n.start)..<Int(n.end)]), as: UTF8.self)
+            return FHIRJSON.decodeEscaped(doc.bytes[Int(n.start)..<Int(n.end)])
         default:
             return nil
         }
@@ -122,47 +121,11 @@ struct FHIRJSON {
 
     var bool: Bool? { node.kind == .bool ? node.boolValue : nil }
 
-    /// Content bytes of a string value without escapes (the common case), decoded otherwise.
-    static func unescape(_ s: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(s.count)
-        var i = s.startIndex
-        func hex4(_ at: Int) -> UInt32 {
-            var v: UInt32 = 0
-            for j in at..<at + 4 { v = v << 4 | UInt32(hexValue(s[j])) }
-            return v
-        }
-        while i < s.endIndex {
-            let c = s[i]
-            guard c == 0x5C else { out.append(c); i += 1; continue }
-            let e = s[i + 1]
-            i += 2
-            switch e {
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
-            case 0x75:
-                var scalar = hex4(i)
-                i += 4
-                if (0xD800...0xDBFF).contains(scalar) { // validated: a low surrogate follows
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (hex4(i + 2) - 0xDC00)
-                    i += 6
-                }
-                out.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
-            default: out.append(e) // \" \\ \/
-            }
-        }
-        return out
-    }
-
-    static func hexValue(_ c: UInt8) -> UInt8 {
-        switch c {
-        case 0x30...0x39: return c - 0x30
-        case 0x41...0x46: return c - 0x41 + 10
-        default: return c - 0x61 + 10
-        }
+    /// The content of a string with escapes, decoded by the ledger's JSON parser (the tape has checked
+    /// the escapes already; they are rare in exports, so this path need not be fast). Nil only if the
+    /// two parsers disagreed, which reads as a missing field rather than as wrong text.
+    static func decodeEscaped(_ content: ArraySlice<UInt8>) -> String? {
+        (try? JSON.parse([0x22] + content + [0x22]))?.stringValue
     }
 
     private struct Parser {
@@ -171,9 +134,10 @@ struct FHIRJSON {
         var tape: [Node]
         var i = 0
 
-        init(b: UnsafeBufferPointer<UInt8>, tape: [Node]) {
+        init(b: UnsafeBufferPointer<UInt8>) {
             self.b = b
-            self.tape = tape
+            tape = []
+            tape.reserveCapacity(b.count / 12 + 4) // about one value per dozen bytes of FHIR
         }
 
         mutating func skipSpace() {
@@ -272,7 +236,8 @@ struct FHIRJSON {
             var v: UInt32 = 0
             for j in at..<at + 4 {
                 guard isHex(b[j]) else { return nil }
-                v = v << 4 | UInt32(FHIRJSON.hexValue(b[j]))
+                let c = b[j]
+                v = v << 4 | UInt32(c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x61 + 10)
             }
             return v
         }
@@ -317,7 +282,7 @@ extension FHIRJSON.Document {
     /// Whether the string at tape index `k` (an object key) equals `want`.
     func keyEquals(_ k: Int, _ want: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = tape[k]
-        if n.kind == .escapedString { return FHIRJSON.unescape(bytes[Int(n.start)..<Int(n.end)]).elementsEqual(want) }
+        if n.kind == .escapedString { return FHIRJSON.decodeEscaped(bytes[Int(n.start)..<Int(n.end)])?.utf8.elementsEqual(want) ?? false }
         let len = Int(n.end - n.start)
         guard len == want.count else { return false }
         return bytes.withUnsafeBufferPointer { b in

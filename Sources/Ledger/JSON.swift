@@ -417,7 +417,7 @@ extension JSON {
 /// bulk, it saves building a dictionary only to sort and encode it; the bytes equal
 /// `JSON.object(...).canonicalBytes` of the same fields.
 public struct CanonicalObject {
-    private(set) var out: [UInt8]
+    private var out: [UInt8]
     private var lastKey: String?
 
     public init(capacity: Int = 256) {
