@@ -464,7 +464,11 @@ public final class FHIRIngest {
                                "content": .string(String(byPosition["\(item.file):\(item.line)"] ?? ""))]
             out += entry.canonicalString + "\n"
         }
-        FileManager.default.createFile(atPath: path, contents: Data(out.utf8), attributes: [.posixPermissions: 0o600])
+        // Everything valid is committed by now; a quarantine that cannot be written must still not go
+        // unnoticed (a re-run adds nothing and quarantines the same lines again).
+        guard FileManager.default.createFile(atPath: path, contents: Data(out.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw FHIRError("could not write the quarantine file \(path) (\(q.count) lines set aside; the valid lines are committed, and a re-run quarantines them again)")
+        }
     }
 }
 

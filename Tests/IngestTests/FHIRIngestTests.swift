@@ -46,7 +46,7 @@ final class IngestFixture {
         return TransactionSigner(chain: genesis.chain, identity: "general-hospital/steward", key: key, firstNonce: 0)
     }()
 
-    func ingest(_ paths: [String], consents: Bool = false) throws -> FHIRIngest.Summary {
+    func ingest(_ paths: [String], consents: Bool = false, quarantine: String? = nil) throws -> FHIRIngest.Summary {
         // The steward is enrolled (once, by the organisation) before the organisation's nonces are read.
         let stewardSigner = consents ? try #require(steward, "the steward is enrolled") : nil
         let signer = TransactionSigner(chain: genesis.chain, identity: "general-hospital", key: keys.signing, firstNonce: try ledger.nextNonce(for: "general-hospital"))
@@ -54,7 +54,7 @@ final class IngestFixture {
         if let s = stewardSigner {
             options.consentSigner = TransactionSigner(chain: genesis.chain, identity: s.identity, key: s.key, firstNonce: try ledger.nextNonce(for: s.identity))
         }
-        options.quarantinePath = dir.appendingPathComponent("quarantine.ndjson").path
+        options.quarantinePath = quarantine ?? dir.appendingPathComponent("quarantine.ndjson").path
         options.serviceSecret = ServiceCommitment.secret(keys)
         options.agreementKey = keys.agreement
         let ingest = FHIRIngest(ledger: ledger, signer: signer, identity: PatientIdentity(consortiumSecret: Array(repeating: 5, count: 32)), options: options) { [self] txs in
@@ -175,6 +175,15 @@ final class IngestFixture {
         #expect(again.alreadyPresent["Encounter"] == 36)
         #expect(f.ledger.height == height, "a re-run commits nothing")
         #expect(try f.views.count("encounters") == 36)
+    }
+
+    @Test func aQuarantineThatCannotBeWrittenIsAnError() throws {
+        let f = try IngestFixture()
+        let file = f.dir.appendingPathComponent("Broken.ndjson").path
+        try "{not json\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let nowhere = f.dir.appendingPathComponent("no-such-folder/quarantine.ndjson").path
+        #expect(throws: FHIRIngest.FHIRError.self) { try f.ingest([file], quarantine: nowhere) }
+        #expect(!FileManager.default.fileExists(atPath: nowhere))
     }
 
     @Test func anExportWithWindowsLineEndingsLoadsLikeTheOriginal() throws {
