@@ -71,8 +71,9 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
 
     // Ceiling 1: Ed25519 verification of the same transactions on all cores. This machine's speed
     // drifts (shared VM), so it is measured before and after the ledger run and averaged.
+    var verifyCPU = 0.0, verifyWall = 0.0
     func measureVerifyAllCores() -> Double {
-        let tv = seconds {
+        let (tv, cpu) = cpuDuring([getpid()]) { seconds {
             var ok = [Bool](repeating: false, count: txs.count)
             ok.withUnsafeMutableBufferPointer { buf in
                 let out = buf
@@ -82,7 +83,9 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
                 }
             }
             precondition(ok.allSatisfy { $0 })
-        }
+        } }
+        verifyCPU += cpu
+        verifyWall += tv
         return Double(n) / tv
     }
     let verifyBefore = measureVerifyAllCores()
@@ -133,9 +136,13 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
     var committed = 0
     let batchesOfWire = stride(from: 0, to: wire.count, by: blockSize).map { Array(wire[$0..<min($0 + blockSize, wire.count)]) }
     var clockTick: Int64 = 1_790_000_000_000
-    let tl = try seconds {
-        let out = try ledger.submitPipelined(batchesOfWire, proposer: c.hospital, time: { clockTick += 1; return clockTick })
-        committed = out.joined().filter { $0.receipt != nil }.count
+    // CPU as well as wall time: with every core busy the ratio is bounded by verify ÷ (verify + the rest);
+    // cores left idle (waiting on the disk, or a pipeline stage waiting on the other) are lost ratio.
+    let (tl, ledgerCPU) = try cpuDuring([getpid()]) {
+        try seconds {
+            let out = try ledger.submitPipelined(batchesOfWire, proposer: c.hospital, time: { clockTick += 1; return clockTick })
+            committed = out.joined().filter { $0.receipt != nil }.count
+        }
     }
     precondition(committed == n, "only \(committed) of \(n) committed")
     let ledgerRate = Double(n) / tl
@@ -170,6 +177,8 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
     print("raw SQLite insert of the same rows (ceiling B)    \(fmt(rawRate))")
     print("solo ledger: committed signed transactions        \(fmt(ledgerRate))   A \(fmt(verifyRate))   \(String(format: "%5.2f", ledgerRate / verifyRate))×")
     print("                                                                    B \(fmt(rawRate))   \(String(format: "%5.2f", ledgerRate / rawRate))×")
+    print(String(format: "    CPU per transaction: solo ledger %.1f µs (%.2f of %d cores busy), ceiling A %.1f µs (%.2f busy)",
+                 ledgerCPU / Double(n) * 1e6, ledgerCPU / tl, cores, verifyCPU / Double(2 * n) * 1e6, verifyCPU / verifyWall))
     print("batched sealed records (\(records)/tx, 0.4 KiB each)     \(fmt(recordRate))   A \(fmt(verifyRate))   \(String(format: "%5.2f", recordRate / verifyRate))×")
     print(String(repeating: "-", count: 96))
     print("goal: solo ledger ≥ 0.80× ceiling A")

@@ -33,9 +33,61 @@ public struct ProposedBlock: Sendable {
     let results: [JSON]
 }
 
-/// Hand-off slot between the admission stage and the commit loop (written before `group.wait()` returns).
-final class AdmissionBox: @unchecked Sendable {
-    var value: [Result<Transaction, TransactionError>] = []
+/// The bounded hand-off between the admission thread and the commit loop of `submitPipelined`:
+/// batches in order, at most `depth` waiting.
+final class AdmissionQueue: @unchecked Sendable {
+    typealias Batch = [Result<Transaction, TransactionError>]
+    private let cond = NSCondition()
+    private var ready: [Batch] = []
+    private var cancelled = false
+    private var finished = false
+    let depth: Int
+
+    init(depth: Int) { self.depth = depth }
+
+    /// Adds a batch, waiting while `depth` are already waiting; false once cancelled.
+    func put(_ batch: Batch) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        while ready.count >= depth && !cancelled { cond.wait() }
+        guard !cancelled else { return false }
+        ready.append(batch)
+        cond.broadcast()
+        return true
+    }
+
+    /// The next batch, waiting for it (the consumer takes exactly as many as the producer puts).
+    func take() -> Batch {
+        cond.lock()
+        defer { cond.unlock() }
+        while ready.isEmpty { cond.wait() }
+        cond.broadcast()
+        return ready.removeFirst()
+    }
+
+    /// Called by the producer as its last act.
+    func finish() {
+        cond.lock()
+        finished = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// Stops the producer at its next batch and waits until it has finished.
+    func cancelAndWait() {
+        cond.lock()
+        defer { cond.unlock() }
+        cancelled = true
+        cond.broadcast()
+        while !finished { cond.wait() }
+        ready.removeAll()
+    }
+}
+
+/// A transaction's claimed sender and the key it was signed with: what sender resolution checks.
+struct SenderKey: Hashable {
+    let sender: String
+    let signerKey: String
 }
 
 /// Reference wrapper so a proposal can carry its writes without copying them around.
@@ -74,6 +126,16 @@ public final class Ledger: @unchecked Sendable {
     var recentBlockLimit = (count: 256, bytes: 48 << 20)
     private var blockLeaves: [Hash32] = []
     private var accumulator = MerkleAccumulator()
+    /// Senders resolved against committed state, by sender and signing key (a bulk load resolves
+    /// the same sender thousands of times). Emptied whenever a member or identity entry is written;
+    /// while the block being built has written one, nothing new is kept (that block may never commit).
+    private var resolvedSenders: [SenderKey: Identity] = [:]
+    private var blockWroteIdentities = false
+    /// The highest committed nonce of senders looked up so far: a nonce above it cannot be a replay,
+    /// so the index is not probed. Filled lazily; emptied when it outgrows its bound.
+    private var highestNonce: [String: Int64] = [:]
+    private let cacheBound = 100_000
+    private let maxNonceOf: Statement
     private let insertBlock: Statement
     private let insertTx: Statement
     private let txExists: Statement
@@ -132,6 +194,7 @@ public final class Ledger: @unchecked Sendable {
         insertTx = try db.prepare("INSERT INTO transactions(hash, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
         txExists = try db.prepare("SELECT 1 FROM transactions WHERE hash = ?")
         nonceUsed = try db.prepare("SELECT 1 FROM transactions WHERE sender = ? AND nonce = ?")
+        maxNonceOf = try db.prepare("SELECT max(nonce) FROM transactions WHERE sender = ?")
         let stmt = try db.prepare("SELECT hash, header FROM blocks ORDER BY height")
         var last: BlockHeader?
         while try stmt.step() {
@@ -191,6 +254,7 @@ public final class Ledger: @unchecked Sendable {
             var outcomes: [Submission] = []
             var hashesInBlock = Set<Hash32>()
             var noncesInBlock = Set<String>()
+            blockWroteIdentities = false
             let maxTxs = Int(params.maxBlockTransactions)
             for (i, tx) in txs.enumerated() {
                 do throws(TransactionError) {
@@ -206,6 +270,7 @@ public final class Ledger: @unchecked Sendable {
                             throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
                         }
                     }
+                    noteWrites(txWrites)
                     for (k, v) in txWrites.entries { writes.entries[k] = v }
                     noncesInBlock.insert(nonceKey)
                     outcomes.append(.committed(TransactionReceipt(hash: tx.hash, height: height, index: included.count, result: result)))
@@ -265,29 +330,30 @@ public final class Ledger: @unchecked Sendable {
         return slots.map { $0 ?? outcomes.next()! }
     }
 
-    /// Commits a stream of wire-format batches, one block each, admitting (decoding and verifying)
-    /// batch i+1 on other cores while batch i executes and commits. Returns outcomes per batch.
+    /// How many admitted batches `submitPipelined` may hold ahead of the block being executed.
+    static let admissionDepth = 2
+
+    /// Commits a stream of wire-format batches, one block each, in order. Admission (decoding and
+    /// Ed25519 verification, on all cores) runs on its own thread up to `admissionDepth` batches ahead
+    /// of the block being executed and committed, so the cores keep verifying while a block waits for
+    /// the disk and while the next block is executed. Returns outcomes per batch. A storage error stops
+    /// admission and is thrown; the batches before it stay committed.
     public func submitPipelined(_ batches: [[[UInt8]]], proposer: OrganisationKeys, time: () -> Int64) throws -> [[Submission]] {
         guard !batches.isEmpty else { return [] }
         let maxBytes = Int(params.maxTransactionBytes)
-        var current = Transaction.admit(batches[0], maxBytes: maxBytes)
+        let queue = AdmissionQueue(depth: Ledger.admissionDepth)
+        Workers.shared.run {
+            for batch in batches {
+                guard queue.put(Transaction.admit(batch, maxBytes: maxBytes)) else { break }
+            }
+            queue.finish()
+        }
+        // Whatever happens here, admission is stopped and has let go of its thread before returning.
+        defer { queue.cancelAndWait() }
         var results: [[Submission]] = []
         results.reserveCapacity(batches.count)
-        let box = AdmissionBox()
-        for i in batches.indices {
-            let group = DispatchGroup()
-            if i + 1 < batches.count {
-                let next = batches[i + 1]
-                DispatchQueue.global().async(group: group) { box.value = Transaction.admit(next, maxBytes: maxBytes) }
-            }
-            let out: [Submission]
-            do { out = try submit(admitted: current, proposer: proposer, time: time()) } catch {
-                group.wait()
-                throw error
-            }
-            results.append(out)
-            group.wait()
-            current = box.value
+        for _ in batches.indices {
+            results.append(try submit(admitted: queue.take(), proposer: proposer, time: time()))
         }
         return results
     }
@@ -314,6 +380,7 @@ public final class Ledger: @unchecked Sendable {
             var writes = StateWrites()
             var results: [JSON] = []
             var nonces = Set<String>()
+            blockWroteIdentities = false
             for (i, tx) in block.transactions.enumerated() {
                 do throws(TransactionError) {
                     try checkEnvelope(tx, signatureOK: sigOK[i])
@@ -324,6 +391,7 @@ public final class Ledger: @unchecked Sendable {
                             throw .replayedNonce(sender: tx.body.sender, nonce: tx.body.nonce)
                         }
                     }
+                    noteWrites(w)
                     for (k, v) in w.entries { writes.entries[k] = v }
                     results.append(result)
                 } catch {
@@ -355,9 +423,15 @@ public final class Ledger: @unchecked Sendable {
         } catch {
             // The SQLite transaction rolled back; cached reads may still be right, but trust nothing.
             state.forgetCache()
+            resolvedSenders.removeAll()
+            highestNonce.removeAll()
             throw LedgerError.storage("block \(h.height) not committed: \(error)")
         }
         state.didCommit(writes)
+        if Ledger.changesIdentities(writes) { resolvedSenders.removeAll() }
+        for tx in block.transactions {
+            if let n = highestNonce[tx.body.sender], tx.body.nonce > n { highestNonce[tx.body.sender] = tx.body.nonce }
+        }
         head = h
         // The views and peers read the newest blocks right after they commit: keep them decoded.
         let size = block.transactions.reduce(0) { $0 + $1.bytes.count }
@@ -399,6 +473,7 @@ public final class Ledger: @unchecked Sendable {
     }
 
     private func isNonceUsed(_ sender: String, _ nonce: Int64) throws(TransactionError) -> Bool {
+        if let highest = try highestCommittedNonce(sender), nonce > highest { return false }
         do {
             try nonceUsed.bind([.text(sender), .integer(nonce)])
             defer { nonceUsed.reset() }
@@ -406,13 +481,49 @@ public final class Ledger: @unchecked Sendable {
         } catch { throw .rejected("state unreadable") }
     }
 
+    /// The highest nonce `sender` has used on the committed ledger (nil: none yet).
+    private func highestCommittedNonce(_ sender: String) throws(TransactionError) -> Int64? {
+        if let n = highestNonce[sender] { return n }
+        do {
+            try maxNonceOf.bind([.text(sender)])
+            defer { maxNonceOf.reset() }
+            guard try maxNonceOf.step(), case .integer(let n) = maxNonceOf.value(0) else { return nil }
+            if highestNonce.count >= cacheBound { highestNonce.removeAll(keepingCapacity: true) }
+            highestNonce[sender] = n
+            return n
+        } catch { throw .rejected("state unreadable") }
+    }
+
+    /// Whether `writes` touch what sender resolution reads (member and identity entries).
+    private static func changesIdentities(_ writes: StateWrites) -> Bool {
+        writes.entries.keys.contains { $0.hasPrefix("member/") || $0.hasPrefix("identity/") }
+    }
+
+    /// Called with each executed transaction's writes while a block is built or replayed.
+    private func noteWrites(_ writes: StateWrites) {
+        if Ledger.changesIdentities(writes) {
+            resolvedSenders.removeAll()
+            blockWroteIdentities = true
+        }
+    }
+
     /// Resolves the sender (key checked against its registration), then checks the nonce, then runs
     /// the contract: a forged transaction is reported as forged, not as a replay.
     private func execute(_ tx: Transaction, index: Int, height: Int64, time: Int64, block: StateWrites,
                          checkNonce: () throws(TransactionError) -> Void) throws(TransactionError) -> (JSON, StateWrites) {
-        let sender = try Contracts.resolveSender(tx) { key in
-            if let e = block.entries[key] { return e }
-            return try state.entry(key)
+        let cacheKey = SenderKey(sender: tx.body.sender, signerKey: tx.body.signerKey)
+        let sender: Identity
+        if let known = resolvedSenders[cacheKey] {
+            sender = known
+        } else {
+            sender = try Contracts.resolveSender(tx) { key in
+                if let e = block.entries[key] { return e }
+                return try state.entry(key)
+            }
+            if !blockWroteIdentities {
+                if resolvedSenders.count >= cacheBound { resolvedSenders.removeAll(keepingCapacity: true) }
+                resolvedSenders[cacheKey] = sender
+            }
         }
         try checkNonce()
         let ctx = ExecutionContext(height: height, time: time, txHash: tx.hash, txIndex: index, sender: sender, params: params, base: state, block: block)

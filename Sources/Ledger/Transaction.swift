@@ -175,17 +175,18 @@ extension Transaction {
     }
 }
 
-/// `(0..<count).map(body)` on all cores, striped across lanes, order kept (serially below 32 items).
-/// `body` must be pure.
+/// `(0..<count).map(body)` on all cores, order kept (serially below 32 items). `body` must be pure.
+/// The range is cut into many more pieces than there are cores, handed out as threads come free:
+/// a thread that loses its core for a while (another stage of the pipeline, another process) leaves
+/// at most one small piece for the end instead of a whole share.
 public func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
     if count < 32 { return (0..<count).map(body) }
     var out = [T?](repeating: nil, count: count)
-    let lanes = ProcessInfo.processInfo.activeProcessorCount * 4
+    let pieces = min(count, ProcessInfo.processInfo.activeProcessorCount * 16)
     out.withUnsafeMutableBufferPointer { buf in
         let o = buf
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            var i = lane
-            while i < count { o[i] = body(i); i += lanes }
+        DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+            for i in (piece * count / pieces)..<((piece + 1) * count / pieces) { o[i] = body(i) }
         }
     }
     return out.map { $0! }

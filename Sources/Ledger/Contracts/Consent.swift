@@ -79,14 +79,25 @@ public enum PatientContract {
     private static func registerOne(_ ctx: ExecutionContext, _ pid: String, _ demo: String) throws(TransactionError) -> Bool {
         guard isPseudonym(pid) else { throw .malformed("patient must be a pseudonym PAT-<20 hex>") }
         guard demo.utf8.count == 64, demo.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else { throw .malformed("demographic_hash must be 64 hex characters") }
-        var p = try ctx.read(StateKey.patient(pid)) ?? ["id": .string(pid), "demographic_hash": .string(demo),
-                                                         "locations": [:], "consents": [:], "registered_at": .int(ctx.time)]
+        let key = StateKey.patient(pid)
+        guard var p = try ctx.read(key) else {
+            // A new patient (most registrations): the entry is written straight to its canonical
+            // bytes, keys in order; `newPatientIsEncodedAsTheDictionaryWouldBe` checks the bytes.
+            var o = CanonicalObject(capacity: 192 + ctx.sender.org.utf8.count)
+            o.field("consents", [:])
+            o.field("demographic_hash", .string(demo))
+            o.field("id", .string(pid))
+            o.field("locations", [ctx.sender.org: ["records": 0, "updated": .int(ctx.time)]])
+            o.field("registered_at", .int(ctx.time))
+            try ctx.write(key, o)
+            return true
+        }
         var locations = p["locations"]?.objectValue ?? [:]
         let created = locations[ctx.sender.org] == nil
         if created {
             locations[ctx.sender.org] = ["records": 0, "updated": .int(ctx.time)]
             p = p.setting("locations", .object(locations))
-            try ctx.write(StateKey.patient(pid), p)
+            try ctx.write(key, p)
         }
         return created
     }
