@@ -29,6 +29,10 @@ public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var hex: String { bytes.hexString }
     public var description: String { hex }
     public static func < (a: Hash32, b: Hash32) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+
+    /// The bytes in one call (the synthesised hash feeds an array's elements one at a time).
+    public func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    public static func == (a: Hash32, b: Hash32) -> Bool { a.bytes == b.bytes }
 }
 
 extension Array where Element == UInt8 {

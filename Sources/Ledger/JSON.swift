@@ -180,6 +180,16 @@ extension JSON {
 
         func fail(_ m: String) -> JSONError { JSONError(message: m, offset: i) }
 
+        /// Steps over `text` if the input continues with exactly it.
+        mutating func skip(_ text: StaticString) -> Bool {
+            let n = text.utf8CodeUnitCount
+            guard i + n <= bytes.count else { return false }
+            let t = text.utf8Start
+            for k in 0..<n where bytes[i + k] != t[k] { return false }
+            i += n
+            return true
+        }
+
         mutating func skipWS() {
             if canonical { return } // white space then fails as an unexpected character
             while i < bytes.count {

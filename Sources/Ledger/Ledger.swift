@@ -90,6 +90,12 @@ struct SenderKey: Hashable {
     let signerKey: String
 }
 
+/// A sender's nonce, as the block being built tracks them.
+struct SenderNonce: Hashable {
+    let sender: String
+    let nonce: Int64
+}
+
 /// Reference wrapper so a proposal can carry its writes without copying them around.
 final class StateWritesBox: @unchecked Sendable {
     let writes: StateWrites
@@ -253,7 +259,7 @@ public final class Ledger: @unchecked Sendable {
             var results: [JSON] = []
             var outcomes: [Submission] = []
             var hashesInBlock = Set<Hash32>()
-            var noncesInBlock = Set<String>()
+            var noncesInBlock = Set<SenderNonce>()
             blockWroteIdentities = false
             let maxTxs = Int(params.maxBlockTransactions)
             for (i, tx) in txs.enumerated() {
@@ -263,7 +269,7 @@ public final class Ledger: @unchecked Sendable {
                     // A committed copy would have used this sender's nonce, so the (indexed) nonce check
                     // below finds replays; the hash lookup only runs then, to name the duplicate.
                     guard hashesInBlock.insert(tx.hash).inserted else { throw .duplicate }
-                    let nonceKey = "\(tx.body.sender)\u{0}\(tx.body.nonce)"
+                    let nonceKey = SenderNonce(sender: tx.body.sender, nonce: tx.body.nonce)
                     let (result, txWrites) = try execute(tx, index: included.count, height: height, time: blockTime, block: writes) { () throws(TransactionError) in
                         guard !noncesInBlock.contains(nonceKey), try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
                             if try isCommitted(tx.hash) { throw .duplicate }
@@ -379,12 +385,12 @@ public final class Ledger: @unchecked Sendable {
             }
             var writes = StateWrites()
             var results: [JSON] = []
-            var nonces = Set<String>()
+            var nonces = Set<SenderNonce>()
             blockWroteIdentities = false
             for (i, tx) in block.transactions.enumerated() {
                 do throws(TransactionError) {
                     try checkEnvelope(tx, signatureOK: sigOK[i])
-                    let nk = "\(tx.body.sender)\u{0}\(tx.body.nonce)"
+                    let nk = SenderNonce(sender: tx.body.sender, nonce: tx.body.nonce)
                     let (result, w) = try execute(tx, index: i, height: h.height, time: h.time, block: writes) { () throws(TransactionError) in
                         guard nonces.insert(nk).inserted, try !isNonceUsed(tx.body.sender, tx.body.nonce) else {
                             if try isCommitted(tx.hash) { throw .duplicate }

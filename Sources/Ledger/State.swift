@@ -57,7 +57,7 @@ struct StateWrites {
                 h.update(bufferPointer: UnsafeRawBufferPointer(utf8))
             }
             withUnsafeBytes(of: e.version.bigEndian) { h.update(bufferPointer: $0) }
-            h.update(data: Hash32.sha256(e.encoded).bytes)
+            SHA256.hash(data: e.encoded).withUnsafeBytes { h.update(bufferPointer: $0) }
         }
         return Hash32(digest: h.finalize())
     }

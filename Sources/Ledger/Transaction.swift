@@ -129,7 +129,16 @@ public struct Transaction: Sendable {
     /// Decodes wire bytes. Checks form and size, not the signature (see `verifySignature`).
     public init(decoding bytes: [UInt8], maxBytes: Int) throws(TransactionError) {
         guard bytes.count <= maxBytes else { throw .oversized(size: bytes.count, limit: maxBytes) }
-        // One strict pass: canonical form is checked while parsing (no re-encoding to compare).
+        if let fields = Transaction.envelope(bytes) {
+            try self.init(bytes: bytes, fields: fields)
+        } else {
+            try self.init(bytes: bytes, fields: try Transaction.generalEnvelope(bytes))
+        }
+    }
+
+    /// The envelope's fields through the general parser: one strict pass that checks canonical form
+    /// while parsing (no re-encoding to compare), and says what is wrong.
+    static func generalEnvelope(_ bytes: [UInt8]) throws(TransactionError) -> (body: TransactionBody, sig: String) {
         let json: JSON
         do { json = try JSON.parseCanonical(bytes, maxDepth: 32) } catch {
             do { _ = try JSON.parse(bytes, maxDepth: 32) } catch { throw .malformed("\(error)") }
@@ -143,12 +152,77 @@ public struct Transaction: Sendable {
               let op = o["op"]?.stringValue, let args = o["args"], case .object = args,
               let time = o["time"]?.intValue
         else { throw .malformed("body fields missing or of the wrong type") }
-        guard let sig = [UInt8](base64: sigText), sig.count == 64 else { throw .malformed("signature is not 64 bytes of base64") }
-        guard nonce >= 0 else { throw .malformed("negative nonce") }
-        guard !sender.isEmpty, sender.utf8.count <= 128, !op.isEmpty else { throw .malformed("empty sender or op") }
+        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sigText)
+    }
+
+    /// The checks both decoding paths share, and the transaction.
+    private init(bytes: [UInt8], fields: (body: TransactionBody, sig: String)) throws(TransactionError) {
+        guard let sig = Transaction.signatureBytes(fields.sig) ?? [UInt8](base64: fields.sig), sig.count == 64 else {
+            throw .malformed("signature is not 64 bytes of base64")
+        }
+        let body = fields.body
+        guard body.nonce >= 0 else { throw .malformed("negative nonce") }
+        guard !body.sender.isEmpty, body.sender.utf8.count <= 128, !body.op.isEmpty else { throw .malformed("empty sender or op") }
         // Canonical form is `{"body":<body>,"sig":"<88 base64 chars>"}`: the body is a slice.
-        storage = Storage(body: TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time),
-                          signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Array(bytes[8..<(bytes.count - 98)]))
+        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Array(bytes[8..<(bytes.count - 98)]))
+    }
+
+    /// The fields of a canonical envelope, read in key order without building the envelope's
+    /// dictionaries: `{"body":{"args":{…},"chain":…,"key":…,"nonce":…,"op":…,"sender":…,"time":…},"sig":…}`.
+    /// Canonical form fixes that order, so this accepts exactly the canonical envelopes the general
+    /// path accepts; anything else (including every refusal) returns nil and goes the general way,
+    /// which names the fault. `TransactionDecodingTests` checks the two agree.
+    static func envelope(_ bytes: [UInt8]) -> (body: TransactionBody, sig: String)? {
+        var p = JSON.Parser(bytes: bytes, maxDepth: 32, canonical: true)
+        func text() -> String? {
+            guard p.i < bytes.count, bytes[p.i] == 0x22 else { return nil }
+            return try? p.string()
+        }
+        func integer() -> Int64? {
+            guard p.i < bytes.count, bytes[p.i] == 0x2D || (0x30...0x39).contains(bytes[p.i]) else { return nil }
+            return (try? p.number())?.intValue
+        }
+        guard p.skip(#"{"body":{"args":"#), bytes.count > p.i, bytes[p.i] == 0x7B,
+              let args = try? p.value(depth: 2),
+              p.skip(#","chain":"#), let chain = text(),
+              p.skip(#","key":"#), let key = text(),
+              p.skip(#","nonce":"#), let nonce = integer(),
+              p.skip(#","op":"#), let op = text(),
+              p.skip(#","sender":"#), let sender = text(),
+              p.skip(#","time":"#), let time = integer(),
+              p.skip(#"},"sig":"#), let sig = text(),
+              p.skip("}"), p.i == bytes.count
+        else { return nil }
+        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sig)
+    }
+
+    /// A 64-byte signature in the form the signer writes it (88 characters of standard base64, two
+    /// `=`, unused bits zero); nil for anything else, which Foundation's decoder then judges.
+    static func signatureBytes(_ text: String) -> [UInt8]? {
+        text.utf8.withContiguousStorageIfAvailable { c -> [UInt8]? in
+            guard c.count == 88, c[86] == 0x3D, c[87] == 0x3D else { return nil }
+            func sextet(_ ch: UInt8) -> UInt32? {
+                switch ch {
+                case 0x41...0x5A: return UInt32(ch - 0x41)
+                case 0x61...0x7A: return UInt32(ch - 0x61 + 26)
+                case 0x30...0x39: return UInt32(ch - 0x30 + 52)
+                case 0x2B: return 62
+                case 0x2F: return 63
+                default: return nil
+                }
+            }
+            var out = [UInt8](repeating: 0, count: 64)
+            for g in 0..<21 { // 21 groups of four characters → 63 bytes
+                guard let a = sextet(c[4 * g]), let b = sextet(c[4 * g + 1]), let d = sextet(c[4 * g + 2]), let e = sextet(c[4 * g + 3]) else { return nil }
+                let v = a << 18 | b << 12 | d << 6 | e
+                out[3 * g] = UInt8(v >> 16)
+                out[3 * g + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                out[3 * g + 2] = UInt8(truncatingIfNeeded: v)
+            }
+            guard let a = sextet(c[84]), let b = sextet(c[85]), b & 0x0F == 0 else { return nil }
+            out[63] = UInt8(a << 2 | b >> 4)
+            return out
+        } ?? nil
     }
 
     /// Checks the signature against the key the body names. Pure: safe to run in parallel.

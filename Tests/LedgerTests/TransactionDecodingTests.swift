@@ -1,0 +1,79 @@
+import Foundation
+@testable import Ledger
+import Testing
+
+/// The envelope fast path (fields read in canonical key order) against the general parser, and the
+/// signature's base64 fast path against Foundation's decoder.
+@Suite struct TransactionDecodingTests {
+    static func signed(_ rng: inout SeededGenerator) -> Transaction {
+        let signer = TransactionSigner(chain: "test-chain", identity: ["general-hospital", "general-hospital/dr-a", "x"].randomElement(using: &rng)!,
+                                       key: SigningKey(), firstNonce: Int64.random(in: 0...1_000_000, using: &rng), clock: { 1_790_000_000_000 })
+        let args: JSON = [
+            ["patient": "PAT-0123456789abcdef0123", "demographic_hash": .string(String(repeating: "a", count: 64))],
+            ["name": "dr-a", "role": "physician", "key": "k\"\\\u{1}é"],
+            ["list": [1, -2, "x", [:], ["a": .null]], "n": .int(Int64.random(in: -5...5, using: &rng))],
+            [:],
+        ].randomElement(using: &rng)!
+        return signer.sign(["patient.register", "identity.enroll", "a.b"].randomElement(using: &rng)!, args)
+    }
+
+    @Test func theFastPathAcceptsExactlyWhatTheGeneralParserAcceptsAndReadsTheSame() throws {
+        var rng = SeededGenerator(seed: 20261123)
+        let pieces: [[UInt8]] = [" ", "\"", ",", ":", "{", "}", "-0", "0", "1", "-", "\\u0041", "\\u000a", "é", "\"nonce\":1,", "\"op\":\"x\",",
+                                 "\"args\":{},", "null", "\"x\"", "[", "]"].map { Array($0.utf8) }
+        var accepted = 0, refused = 0
+        for round in 0..<3000 {
+            var b = Self.signed(&rng).bytes
+            for _ in 0..<(round < 300 ? 0 : Int.random(in: 1...2, using: &rng)) {
+                let at = Int.random(in: 0...b.count, using: &rng)
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: b.insert(contentsOf: pieces.randomElement(using: &rng)!, at: at)
+                case 1: if at < b.count { b.remove(at: at) }
+                default: if at + 1 < b.count { b.swapAt(at, at + 1) }
+                }
+            }
+            let fast = Transaction.envelope(b)
+            let general = try? Transaction.generalEnvelope(b)
+            #expect((fast == nil) == (general == nil), "round \(round): the two paths disagree on acceptance")
+            if let fast, let general {
+                #expect(fast.body == general.body && fast.sig == general.sig, "round \(round): the two paths read different fields")
+                accepted += 1
+            } else {
+                refused += 1
+            }
+            // Whichever path decides, decoding gives the general path's verdict.
+            let decoded = Result { () throws(TransactionError) in try Transaction(decoding: b, maxBytes: 1 << 20) }
+            if case .failure(let e) = decoded, general != nil {
+                // Accepted envelopes can still fail the shared checks (signature length, nonce, sender).
+                #expect(["malformed"].contains(e.code))
+            }
+        }
+        #expect(accepted > 500 && refused > 1000)
+    }
+
+    @Test func signaturesDecodeAsFoundationDecodesThem() {
+        var rng = SeededGenerator(seed: 7)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var fast = 0
+        for round in 0..<3000 {
+            var sig = (0..<64).map { _ in UInt8.random(in: 0...255, using: &rng) }.base64
+            if round % 2 == 1 { // damage it: another character, a bad one, a moved '=', a wrong length
+                var u = Array(sig.utf8)
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: u[Int.random(in: 0..<u.count, using: &rng)] = alphabet.randomElement(using: &rng)!
+                case 1: u[Int.random(in: 0..<u.count, using: &rng)] = [0x2D, 0x5F, 0x20, 0x3D, 0x2E].randomElement(using: &rng)!
+                case 2: u.swapAt(85, 86)
+                default: if Bool.random(using: &rng) { u.removeLast() } else { u.append(0x3D) }
+                }
+                sig = String(decoding: u, as: UTF8.self)
+            }
+            let mine = Transaction.signatureBytes(sig)
+            if let mine {
+                #expect(mine == [UInt8](base64: sig), "round \(round): decoded differently")
+                fast += 1
+            }
+            if round % 2 == 0 { #expect(mine != nil, "round \(round): a signer's own form was not taken by the fast path") }
+        }
+        #expect(fast >= 1500)
+    }
+}
