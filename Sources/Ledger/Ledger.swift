@@ -251,7 +251,9 @@ public final class Ledger: @unchecked Sendable {
     public func propose(_ txs: [Transaction], proposer: OrganisationKeys, time: Int64) throws -> ProposedBlock {
         // Signatures are checked before taking the lock: readers are not held up by the slow part.
         let sigOK = Ledger.verifySignatures(txs)
-        return lock.withLock {
+        // One read transaction for the whole block: each state, nonce or sender look-up would
+        // otherwise take and release SQLite's file and WAL-index locks (system calls) on its own.
+        return try lock.withLock { try db.readTransaction {
             let blockTime = max(time, head.time)
             let height = head.height + 1
             var writes = StateWrites()
@@ -294,7 +296,7 @@ public final class Ledger: @unchecked Sendable {
             let cp = Checkpoint(chain: chain, height: height, ledgerRoot: acc.root, signer: proposer.org, key: proposer.signing)
             let block = Block(header: header, signature: signature, transactions: included, checkpoint: cp)
             return ProposedBlock(block: block, outcomes: outcomes, writes: StateWritesBox(writes), results: results)
-        }
+        } }
     }
 
     /// Commits a block this node proposed (and executed) itself.
@@ -387,7 +389,7 @@ public final class Ledger: @unchecked Sendable {
             var results: [JSON] = []
             var nonces = Set<SenderNonce>()
             blockWroteIdentities = false
-            for (i, tx) in block.transactions.enumerated() {
+            try db.readTransaction { for (i, tx) in block.transactions.enumerated() {
                 do throws(TransactionError) {
                     try checkEnvelope(tx, signatureOK: sigOK[i])
                     let nk = SenderNonce(sender: tx.body.sender, nonce: tx.body.nonce)
@@ -403,7 +405,7 @@ public final class Ledger: @unchecked Sendable {
                 } catch {
                     throw fail("transaction \(i) (\(tx.hash.hex.prefix(16))) refused: \(error)")
                 }
-            }
+            } }
             guard writes.digest() == h.stateRoot else { throw fail("state root does not match the replayed state writes") }
             var acc = accumulator
             acc.append(Merkle.leafHash(h.hash.bytes))
