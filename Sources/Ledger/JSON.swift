@@ -436,6 +436,18 @@ public struct CanonicalObject {
     }
 
     public mutating func field(_ key: String, _ value: JSON) {
+        name(key)
+        value.encode(into: &out)
+    }
+
+    /// A field whose value is another object built the same way (no dictionary in between).
+    public mutating func field(_ key: String, _ object: CanonicalObject) {
+        name(key)
+        out.append(contentsOf: object.out)
+        out.append(0x7D)
+    }
+
+    private mutating func name(_ key: String) {
         if let lastKey {
             precondition(JSON.utf8Less(lastKey, key), "canonical object keys out of order")
             out.append(0x2C)
@@ -443,9 +455,12 @@ public struct CanonicalObject {
         lastKey = key
         JSON.encodeString(key, into: &out)
         out.append(0x3A)
-        value.encode(into: &out)
     }
 
-    public var bytes: [UInt8] { out + [0x7D] }
+    public var bytes: [UInt8] {
+        var b = out
+        b.append(0x7D)
+        return b
+    }
 }
 

@@ -423,8 +423,16 @@ public final class Ledger: @unchecked Sendable {
                 try insertBlock.run([.integer(h.height), .blob(h.hash.bytes), .text(h.json.canonicalString), .blob(block.signature),
                                      .text(block.checkpoint.json.canonicalString)])
                 for (i, tx) in block.transactions.enumerated() {
-                    try insertTx.run([.blob(tx.hash.bytes), .integer(h.height), .integer(Int64(i)), .text(tx.body.sender),
-                                      .integer(tx.body.nonce), .text(tx.body.op), .blob(tx.bytes), .text(results[i].canonicalString)])
+                    try insertTx.run { s in
+                        try s.bind(.blob(tx.hash.bytes), at: 1)
+                        try s.bind(.integer(h.height), at: 2)
+                        try s.bind(.integer(Int64(i)), at: 3)
+                        try s.bind(.text(tx.body.sender), at: 4)
+                        try s.bind(.integer(tx.body.nonce), at: 5)
+                        try s.bind(.text(tx.body.op), at: 6)
+                        try s.bind(.blob(tx.bytes), at: 7)
+                        try s.bind(utf8: results[i].canonicalBytes, at: 8)
+                    }
                 }
                 try state.write(writes)
             }

@@ -40,7 +40,31 @@ public enum Merkle {
         }
     }
 
-    public static func root(leaves: [Hash32]) -> Hash32 { root(leaves: leaves[...]) }
+    /// The same root as `root(leaves:)` on a slice, computed level by level in one flat buffer (no
+    /// array per node): adjacent pairs are hashed, an odd last node moves up unchanged, which builds
+    /// exactly RFC 6962's tree (left subtrees are the largest powers of two).
+    public static func root(leaves: [Hash32]) -> Hash32 {
+        guard leaves.count > 1 else { return leaves.first ?? emptyRoot }
+        var buf = [UInt8](repeating: 0, count: leaves.count * 32)
+        buf.withUnsafeMutableBytes { b in
+            for (i, l) in leaves.enumerated() { l.bytes.withUnsafeBytes { b.baseAddress!.advanced(by: 32 * i).copyMemory(from: $0.baseAddress!, byteCount: 32) } }
+            var n = leaves.count
+            let tag: [UInt8] = [0x01]
+            while n > 1 {
+                for i in 0..<(n / 2) {
+                    var h = SHA256()
+                    tag.withUnsafeBytes { h.update(bufferPointer: $0) }
+                    h.update(bufferPointer: UnsafeRawBufferPointer(rebasing: b[(64 * i)..<(64 * i + 64)]))
+                    h.finalize().withUnsafeBytes { b.baseAddress!.advanced(by: 32 * i).copyMemory(from: $0.baseAddress!, byteCount: 32) }
+                }
+                if n % 2 == 1 {
+                    b.baseAddress!.advanced(by: 32 * (n / 2)).copyMemory(from: b.baseAddress!.advanced(by: 32 * (n - 1)), byteCount: 32)
+                }
+                n = (n + 1) / 2
+            }
+        }
+        return Hash32(Array(buf[0..<32]))
+    }
 
     /// Audit path for leaf `index` in the tree over `leaves` (RFC 6962 §2.1.1 PATH).
     public static func inclusionProof(index: Int, leaves: [Hash32]) -> [Hash32] {

@@ -161,7 +161,12 @@ final class StateStore: StateReader {
 
     func write(_ writes: StateWrites) throws {
         for (key, e) in writes.entries {
-            try historyStmt.run([.text(key), .integer(e.height), .integer(e.version), .text(String(decoding: e.encoded, as: UTF8.self))])
+            try historyStmt.run { s in
+                try s.bind(.text(key), at: 1)
+                try s.bind(.integer(e.height), at: 2)
+                try s.bind(.integer(e.version), at: 3)
+                try s.bind(utf8: e.encoded, at: 4)
+            }
         }
     }
 

@@ -200,8 +200,31 @@ public final class Statement {
     }
 
     public func bind(_ values: [SQLValue]) throws {
-        reset()
+        sqlite3_reset(handle)
+        // Parameters left unbound must read NULL, not a previous run's value.
+        if values.count < parameterCount { sqlite3_clear_bindings(handle) }
         for (i, v) in values.enumerated() { try bind(v, at: i + 1) }
+    }
+
+    /// Binds UTF-8 bytes as text (no `String` built only to be copied out again).
+    public func bind(utf8 bytes: [UInt8], at index: Int) throws {
+        let rc = bytes.withUnsafeBytes { bindText(Int32(index), $0) }
+        guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
+    }
+
+    /// Text from UTF-8 bytes, length given (SQLite copies them); empty text stays text, not NULL.
+    private func bindText(_ i: Int32, _ u: UnsafeRawBufferPointer) -> Int32 {
+        let base = u.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
+        return sqlite3_bind_text(handle, i, base.assumingMemoryBound(to: CChar.self), Int32(u.count), tally_sqlite3_transient())
+    }
+
+    /// Runs the statement to completion with parameters bound by `binder` (all of them: the previous
+    /// run's values are not cleared), then resets it.
+    public func run(binding binder: (Statement) throws -> Void) throws {
+        sqlite3_reset(handle)
+        try binder(self)
+        while try step() {}
+        sqlite3_reset(handle)
     }
 
     public func bind(_ value: SQLValue, at index: Int) throws {
@@ -211,7 +234,9 @@ public final class Statement {
         case .null: rc = sqlite3_bind_null(handle, i)
         case .integer(let v): rc = sqlite3_bind_int64(handle, i, v)
         case .real(let v): rc = sqlite3_bind_double(handle, i, v)
-        case .text(let s): rc = sqlite3_bind_text(handle, i, s, -1, tally_sqlite3_transient())
+        case .text(let s):
+            var s = s
+            rc = s.withUTF8 { bindText(i, UnsafeRawBufferPointer($0)) }
         case .blob(let b):
             rc = b.withUnsafeBytes { raw in
                 sqlite3_bind_blob(handle, i, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(b.count), tally_sqlite3_transient())

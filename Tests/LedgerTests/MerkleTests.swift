@@ -23,6 +23,14 @@ import Testing
         #expect(Merkle.root(leaves: []).hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
+    /// The flat, level-by-level root against the recursive definition (split at the largest power of two).
+    @Test func flatRootAgreesWithTheRecursiveDefinition() {
+        let all = Self.leaves(300)
+        for n in 0...300 {
+            #expect(Merkle.root(leaves: Array(all.prefix(n))) == Merkle.root(leaves: all.prefix(n)), "tree size \(n)")
+        }
+    }
+
     @Test func accumulatorAgreesWithFullTree() {
         var acc = MerkleAccumulator()
         let all = Self.leaves(130)

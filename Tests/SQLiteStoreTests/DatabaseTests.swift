@@ -15,6 +15,23 @@ import Testing
         #expect(try db.scalar("SELECT typeof(b) FROM t WHERE i IS NULL") == .text("blob"))
     }
 
+    @Test func reusedStatementsBindTextByLengthAndLeaveNoStaleValues() throws {
+        let db = try Database.inMemory()
+        try db.execute("CREATE TABLE t(k INTEGER, a, b)")
+        let insert = try db.prepare("INSERT INTO t VALUES (?, ?, ?)")
+        try insert.run([.integer(1), .text("first"), .text("x")])
+        try insert.run([.integer(2), .text("")])                 // fewer values: b is NULL, not "x"
+        try insert.run { s in                                     // bytes as text, every parameter bound
+            try s.bind(.integer(3), at: 1)
+            try s.bind(utf8: Array("é{\"a\":1}".utf8), at: 2)
+            try s.bind(utf8: [], at: 3)
+        }
+        let rows = try db.rows("SELECT a, typeof(a), b, typeof(b) FROM t ORDER BY k")
+        #expect(rows == [[.text("first"), .text("text"), .text("x"), .text("text")],
+                         [.text(""), .text("text"), .null, .text("null")],
+                         [.text("é{\"a\":1}"), .text("text"), .text(""), .text("text")]])
+    }
+
     @Test func errorsCarrySQLButNeverBoundValues() throws {
         let db = try Database.inMemory()
         try db.execute("CREATE TABLE p(id TEXT PRIMARY KEY)")

@@ -83,11 +83,16 @@ public enum PatientContract {
         guard var p = try ctx.read(key) else {
             // A new patient (most registrations): the entry is written straight to its canonical
             // bytes, keys in order; `newPatientIsEncodedAsTheDictionaryWouldBe` checks the bytes.
+            var here = CanonicalObject(capacity: 40)
+            here.field("records", .int(0))
+            here.field("updated", .int(ctx.time))
+            var locations = CanonicalObject(capacity: 64)
+            locations.field(ctx.sender.org, here)
             var o = CanonicalObject(capacity: 192 + ctx.sender.org.utf8.count)
             o.field("consents", [:])
             o.field("demographic_hash", .string(demo))
             o.field("id", .string(pid))
-            o.field("locations", [ctx.sender.org: ["records": 0, "updated": .int(ctx.time)]])
+            o.field("locations", locations)
             o.field("registered_at", .int(ctx.time))
             try ctx.write(key, o)
             return true
