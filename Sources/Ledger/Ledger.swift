@@ -260,8 +260,12 @@ public final class Ledger: @unchecked Sendable {
             var included: [Transaction] = []
             var results: [JSON] = []
             var outcomes: [Submission] = []
-            var hashesInBlock = Set<Hash32>()
-            var noncesInBlock = Set<SenderNonce>()
+            writes.entries.reserveCapacity(txs.count)
+            included.reserveCapacity(txs.count)
+            results.reserveCapacity(txs.count)
+            outcomes.reserveCapacity(txs.count)
+            var hashesInBlock = Set<Hash32>(minimumCapacity: txs.count)
+            var noncesInBlock = Set<SenderNonce>(minimumCapacity: txs.count)
             blockWroteIdentities = false
             let maxTxs = Int(params.maxBlockTransactions)
             for (i, tx) in txs.enumerated() {
