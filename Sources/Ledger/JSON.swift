@@ -236,7 +236,6 @@ extension JSON {
                     i += 1
                     skipWS()
                     let v = try value(depth: depth + 1)
-                    if o.isEmpty { o.reserveCapacity(8) } // one allocation for most objects, not one per doubling
                     guard o.updateValue(v, forKey: k) == nil else { throw fail("duplicate key") }
                     skipWS()
                     guard i < bytes.count else { throw fail("unexpected end of input") }
