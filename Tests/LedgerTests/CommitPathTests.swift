@@ -86,4 +86,28 @@ import Testing
         #expect(c.ledger.height == 6)
         #expect(try c.ledger.block(at: 4).transactions.count == 39)
     }
+
+    @Test func aStorageFailureMidStreamIsThrownAndStopsAdmission() throws {
+        let c = try TestConsortium()
+        let s = c.signer("general-hospital")
+        let wire = (0..<8).map { b in (0..<40).map { Self.register(s, b * 100 + $0).bytes } }
+        var calls = 0, tick = c.now
+        #expect(throws: LedgerError.self) {
+            _ = try c.ledger.submitPipelined(wire, proposer: c.proposer, time: {
+                calls += 1
+                // Before the third block, the file stops taking writes (as a full or failing disk would).
+                if calls == 3 { try? c.ledger.db.execute("PRAGMA query_only=1") }
+                tick += 1
+                return tick
+            })
+        }
+        #expect(c.ledger.height == 2, "the blocks before the failure stay committed")
+        #expect(calls == 3, "nothing is attempted after the failure")
+        try c.ledger.db.execute("PRAGMA query_only=0")
+        // The ledger still works afterwards, and the refused batch can be submitted again.
+        tick += 1
+        let again = try c.ledger.submitPipelined(Array(wire[2...]), proposer: c.proposer, time: { tick += 1; return tick })
+        #expect(again.joined().allSatisfy { $0.receipt != nil })
+        #expect(c.ledger.height == 8)
+    }
 }
