@@ -82,7 +82,7 @@ public enum PatientContract {
         let key = StateKey.patient(pid)
         guard var p = try ctx.read(key) else {
             // A new patient (most registrations): the entry is written straight to its canonical
-            // bytes, keys in order; `newPatientIsEncodedAsTheDictionaryWouldBe` checks the bytes.
+            // bytes, keys in order; `CommitPathTests.aNewPatientIsStoredAsTheDictionaryEncodes` checks the bytes.
             var here = CanonicalObject(capacity: 40)
             here.field("records", .int(0))
             here.field("updated", .int(ctx.time))
