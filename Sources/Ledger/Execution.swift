@@ -60,15 +60,15 @@ public final class ExecutionContext {
     public func get(_ key: String) throws -> JSON? { try entry(key)?.value }
 
     public func put(_ key: String, _ value: JSON) throws {
-        let version = (try entry(key)?.version ?? 0) + 1
-        writes.entries[key] = StateEntry(value: value, version: version, height: height)
+        writes.entries[key] = StateEntry(value: value, version: try nextVersion(key), height: height)
     }
 
     /// Writes a value given as its canonical encoding (built with `CanonicalObject`).
     func put(_ key: String, encoded: [UInt8]) throws {
-        let version = (try entry(key)?.version ?? 0) + 1
-        writes.entries[key] = StateEntry(encoded: encoded, version: version, height: height)
+        writes.entries[key] = StateEntry(encoded: encoded, version: try nextVersion(key), height: height)
     }
+
+    private func nextVersion(_ key: String) throws -> Int64 { (try entry(key)?.version ?? 0) + 1 }
 
     /// Appends an audit event under `subject` (a patient pseudonym, `query`, `member`, …).
     public func audit(_ subject: String, _ event: String, _ detail: [String: JSON]) throws {

@@ -516,7 +516,7 @@ public final class Ledger: @unchecked Sendable {
 
     /// Whether `writes` touch what sender resolution reads (member and identity entries).
     private static func changesIdentities(_ writes: StateWrites) -> Bool {
-        writes.entries.keys.contains { $0.hasPrefix("member/") || $0.hasPrefix("identity/") }
+        writes.entries.keys.contains { key in StateKey.senderNamespaces.contains { key.hasPrefix($0) } }
     }
 
     /// Called with each executed transaction's writes while a block is built or replayed.

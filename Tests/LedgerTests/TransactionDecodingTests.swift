@@ -41,11 +41,13 @@ import Testing
             } else {
                 refused += 1
             }
-            // Whichever path decides, decoding gives the general path's verdict.
+            // Whichever path reads the envelope, decoding gives the general path's verdict.
             let decoded = Result { () throws(TransactionError) in try Transaction(decoding: b, maxBytes: 1 << 20) }
-            if case .failure(let e) = decoded, general != nil {
-                // Accepted envelopes can still fail the shared checks (signature length, nonce, sender).
-                #expect(["malformed"].contains(e.code))
+            switch (Result { () throws(TransactionError) in try Transaction.generalEnvelope(b) }, decoded) {
+            case (.failure(let expected), .failure(let got)): #expect(got == expected, "round \(round): a different refusal")
+            case (.success(let g), .success(let tx)): #expect(tx.body == g.body, "round \(round): a different body")
+            case (.success, .failure(let got)): #expect(got.code == "malformed", "round \(round)") // the shared checks (signature, nonce, sender)
+            case (.failure, .success): Issue.record("round \(round): decoded what the general parser refuses")
             }
         }
         #expect(accepted > 500 && refused > 1000)

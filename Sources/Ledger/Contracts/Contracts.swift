@@ -88,6 +88,9 @@ public enum StateKey {
     public static func member(_ org: String) -> String { "member/\(org)" }
     public static func memberProposal(_ id: String) -> String { "proposal/member/\(id)" }
     public static func identity(_ id: String) -> String { "identity/\(id)" }
+    /// The namespaces sender resolution reads (`Contracts.resolveSender`): a write under either can
+    /// change who a transaction's sender is.
+    static let senderNamespaces = [member(""), identity("")]
     public static func patient(_ id: String) -> String { "patient/\(id)" }
     public static func access(_ id: String) -> String { "access/\(id)" }
     public static func policy(_ id: String) -> String { "policy/\(id)" }
