@@ -243,7 +243,8 @@ public final class MemberService {
             "medications": "SELECT patient_id, system, code, drug_class, start_date, end_date FROM v_medications",
             "immunizations": "SELECT patient_id, system, code, date, site FROM v_immunizations",
             "claims": "SELECT claim_id, patient_id, provider, procedure_code, service_date, amount FROM v_claims",
-            "world_state": "SELECT key, value, patient_id FROM v_world_state",
+            // Derived from the typed views (see `ViewStore.worldStateSQL`).
+            "world_state": "SELECT key, value, patient_id FROM (\(ViewStore.worldStateSQL)) AS world_state_rows",
         ]
         var out: [String: Select] = [:]
         for (name, sql) in sources { out[name] = try Parser.parse(sql + filter) }
@@ -273,13 +274,14 @@ public final class MemberService {
         "count", "sum", "avg", "total", "min", "max", "abs", "round", "coalesce", "ifnull", "nullif", "iif", "lower", "upper",
         "length", "substr", "substring", "trim", "ltrim", "rtrim", "replace", "instr", "date", "time", "datetime", "julianday",
         "strftime", "unixepoch", "json_extract", "typeof", "sign", "like", "glob",
-        // Not callable by queries (the validator's allow-list lacks it): the rewriter's patient count.
-        "tally_patients",
+        // Not callable by queries (the validator's allow-list lacks them): the rewriter's patient count,
+        // and what the derived world_state view builds its JSON with.
+        "tally_patients", "json_object", "group_concat",
     ]
 
     public static let sandboxTables: [String: Set<String>] = [
         "v_patients": [], "v_encounters": [], "v_conditions": [], "v_medications": [], "v_immunizations": [], "v_claims": [],
-        "v_world_state": [], "v_consents": [],
+        "v_consents": [],
     ]
 
     /// Runs a query and applies disclosure control. Unsigned results are what `preview` shows.

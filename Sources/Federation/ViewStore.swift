@@ -51,7 +51,6 @@ public final class ViewStore {
         date TEXT, site TEXT);
     CREATE TABLE IF NOT EXISTS v_claims(record_key TEXT PRIMARY KEY, claim_id TEXT, patient_id TEXT NOT NULL, provider TEXT,
         procedure_code TEXT, service_date TEXT, amount INTEGER);
-    CREATE TABLE IF NOT EXISTS v_world_state(key TEXT PRIMARY KEY, value TEXT NOT NULL, patient_id TEXT NOT NULL, record_key TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS v_consents(patient_id TEXT NOT NULL, consent_id TEXT NOT NULL, grantee TEXT NOT NULL, scope TEXT NOT NULL,
         expires INTEGER NOT NULL, granted_height INTEGER NOT NULL, revoked_height INTEGER, PRIMARY KEY(patient_id, consent_id));
     CREATE INDEX IF NOT EXISTS v_patients_pid ON v_patients(patient_id);
@@ -67,6 +66,46 @@ public final class ViewStore {
     CREATE INDEX IF NOT EXISTS v_consents_grantee ON v_consents(grantee, scope);
     """
 
+    /// The seed-compatible `world_state` rows (key, value, patient_id, record_key), derived from the
+    /// typed views: each record as a canonical JSON object (keys in order, no spaces, as
+    /// `JSON.canonicalString` writes it), an encounter with its conditions' codes in
+    /// `diagnosis_codes` (ordered by code, then record key), a patient from its first record by
+    /// record key. Derived rather than stored: a second row per record was half of the views'
+    /// inserts in bulk ingest, and every condition rewrote its encounter's row.
+    public static let worldStateSQL = """
+    SELECT 'patient:' || p.patient_id AS key,
+           json_object('birth_year', p.birth_year, 'gender', p.sex, 'region', p.region, 'sex', p.sex, 'zip3', p.zip3) AS value,
+           p.patient_id AS patient_id, p.record_key AS record_key
+      FROM v_patients AS p
+     WHERE p.record_key = (SELECT min(q.record_key) FROM v_patients AS q WHERE q.patient_id = p.patient_id)
+    UNION ALL
+    SELECT 'record:' || e.patient_id || ':encounter:' || e.record_key,
+           json_object('class', e.class,
+                       'diagnosis_codes', coalesce((SELECT group_concat(d.code, ',') FROM (SELECT c.code AS code FROM v_conditions AS c
+                                                     WHERE c.encounter_id = e.encounter_id AND c.patient_id = e.patient_id
+                                                     ORDER BY c.code, c.record_key) AS d), ''),
+                       'record_type', 'encounter', 'region', e.region, 'service_date', e.service_date, 'site', e.site),
+           e.patient_id, e.record_key
+      FROM v_encounters AS e
+    UNION ALL
+    SELECT 'record:' || patient_id || ':condition:' || record_key,
+           json_object('code', code, 'onset_date', onset_date, 'record_type', 'condition', 'system', system), patient_id, record_key
+      FROM v_conditions
+    UNION ALL
+    SELECT 'record:' || patient_id || ':medication:' || record_key,
+           json_object('code', code, 'drug_class', drug_class, 'record_type', 'medication', 'system', system), patient_id, record_key
+      FROM v_medications
+    UNION ALL
+    SELECT 'record:' || patient_id || ':immunization:' || record_key,
+           json_object('code', code, 'date', date, 'record_type', 'immunization', 'system', system), patient_id, record_key
+      FROM v_immunizations
+    UNION ALL
+    SELECT 'record:' || patient_id || ':claim:' || record_key,
+           json_object('amount', amount, 'procedure_code', procedure_code, 'provider', provider, 'record_type', 'claim',
+                       'service_date', service_date), patient_id, record_key
+      FROM v_claims
+    """
+
     public init(path: String, org: String, chain: String, agreementKey: AgreementKey) throws {
         self.path = path
         self.org = org
@@ -78,6 +117,8 @@ public final class ViewStore {
         // pages all over the file; with the 2 MiB default, ingest spent a fifth of this thread in read().
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;")
         try db.execute(ViewStore.schema)
+        // Files written before world_state was derived kept it as a table of its own; nothing reads it now.
+        try db.execute("DROP TABLE IF EXISTS v_world_state")
         if let o = try db.scalar("SELECT value FROM v_meta WHERE key = 'org'")?.textValue, o != org {
             throw LedgerError.storage("views at \(path) belong to \(o), not \(org)")
         }
@@ -90,6 +131,12 @@ public final class ViewStore {
     }
 
     /// Applies every block the views have not seen yet. Returns the number of records materialised.
+    ///
+    /// Blocks that are waiting together are applied together, in one SQLite transaction (at most
+    /// `groupBlocks` blocks and about `groupRecords` records): the view tables are B-trees keyed by
+    /// hashed record keys and pseudonyms, so a transaction dirties pages all over the file and each
+    /// dirty page is written to the WAL, then checkpointed, once per transaction, however few of its
+    /// rows changed. The tables come out the same as block by block (a test compares them).
     @discardableResult
     public func catchUp(_ ledger: Ledger, progress: ((Int64, Int64) -> Void)? = nil) throws -> Int {
         // One catch-up at a time in this process (a follower thread and a caller may both ask).
@@ -99,12 +146,23 @@ public final class ViewStore {
         let top = ledger.height
         var h = height + 1
         while h <= top {
-            n += try apply(try ledger.block(at: h), ledger: ledger)
-            progress?(h, top)
-            h += 1
+            var group: [Block] = []
+            var records = 0
+            while h <= top, group.count < groupBlocks, records < groupRecords {
+                let b = try ledger.block(at: h)
+                group.append(b)
+                records += b.transactions.reduce(0) { $0 + ($1.body.op == "record.put" ? ($1.body.args["records"]?.arrayValue?.count ?? 0) : 0) }
+                h += 1
+            }
+            n += try apply(group, ledger: ledger)
+            progress?(h - 1, top)
         }
         return n
     }
+
+    /// Bounds on the blocks applied in one SQLite transaction (see `catchUp`).
+    public var groupBlocks = 32
+    public var groupRecords = 16_000
 
     /// Recomputes the views from genesis into a fresh file and swaps it in.
     public static func rebuild(path: String, org: String, chain: String, agreementKey: AgreementKey, ledger: Ledger) throws -> ViewStore {
@@ -117,28 +175,40 @@ public final class ViewStore {
     /// Applies one block in one SQLite transaction. Returns the number of records materialised.
     @discardableResult
     public func apply(_ block: Block, ledger: Ledger) throws -> Int {
-        let h = block.header.height
+        try apply([block], ledger: ledger)
+    }
+
+    /// Applies consecutive blocks, the first at the views' height + 1, in one SQLite transaction.
+    /// Returns the number of records materialised.
+    @discardableResult
+    public func apply(_ blocks: [Block], ledger: Ledger) throws -> Int {
+        guard let first = blocks.first else { return 0 }
         var materialised = 0
         try db.transaction {
             // Checked under the write lock: another process may share this view file.
             let current = height
-            guard h == current + 1 else { throw LedgerError.invalidBlock(height: h, "views are at height \(current)") }
+            guard first.header.height == current + 1 else { throw LedgerError.invalidBlock(height: first.header.height, "views are at height \(current)") }
             var scratch = BlockScratch()
-            for tx in block.transactions {
-                switch tx.body.op {
-                case "record.put":
-                    materialised += try applyRecords(tx.body.args, writer: tx.body.sender, ledger: ledger, scratch: &scratch)
-                case "consent.grant", "consent.revoke":
-                    if let pid = tx.body.args["patient"]?.stringValue { try applyConsents(pid, height: h, ledger: ledger) }
-                default: break
+            var expected = first.header.height
+            for block in blocks {
+                let h = block.header.height
+                guard h == expected else { throw LedgerError.invalidBlock(height: h, "blocks applied together must be consecutive (expected \(expected))") }
+                expected += 1
+                for tx in block.transactions {
+                    switch tx.body.op {
+                    case "record.put":
+                        materialised += try applyRecords(tx.body.args, writer: tx.body.sender, ledger: ledger, scratch: &scratch)
+                    case "consent.grant", "consent.revoke":
+                        if let pid = tx.body.args["patient"]?.stringValue { try applyConsents(pid, height: h, ledger: ledger) }
+                    default: break
+                    }
                 }
             }
-            try refreshDiagnosisCodes(scratch.touched, written: scratch.encounters)
             if scratch.withoutView > 0 {
                 try stmt("INSERT INTO v_meta(key, value) VALUES ('records_without_view', ?) ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value")
                     .run([.integer(Int64(scratch.withoutView))])
             }
-            try db.prepare("UPDATE v_meta SET value = ? WHERE key = 'height'").run([.text(String(h))])
+            try stmt("UPDATE v_meta SET value = ? WHERE key = 'height'").run([.text(String(expected - 1))])
         }
         return materialised
     }
@@ -155,15 +225,12 @@ public final class ViewStore {
         return key
     }
 
-    /// What one block's materialisation remembers between records: encounters whose world_state
-    /// entry is rewritten at the end, records without a view (counted once per block), and each
-    /// patient's region once looked up (forgotten when a patient row for them is written).
+    /// What one group of blocks' materialisation remembers between records: records without a view
+    /// (counted once per group) and each patient's region once looked up (forgotten when a patient
+    /// row for them is written).
     struct BlockScratch {
-        var touched = Set<String>()
         var withoutView = 0
         var regions: [String: String?] = [:]
-        /// Encounter rows written in this block (the columns `refreshDiagnosisCodes` reads), by record key.
-        var encounters: [String: [SQLValue]] = [:]
     }
 
     private func applyRecords(_ args: JSON, writer: String, ledger: Ledger, scratch: inout BlockScratch) throws -> Int {
@@ -203,15 +270,11 @@ public final class ViewStore {
     private func materialise(_ p: RecordPayload, recordKey rk: String, patient pid: String, site: String, scratch: inout BlockScratch) throws {
         let k = SQLValue.text(rk), pidV = SQLValue.text(pid)
         func t(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
-        var ws: JSON
-        var wsKey: String
         switch p {
         case .patient(let birth, let sex, let region, let zip3, let deceased):
             try stmt("INSERT OR REPLACE INTO v_patients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
                 .run([k, pidV, .text(birth), .integer(Int64(birth.prefix(4)) ?? 0), .text(sex), .text(region), .text(zip3), .integer(deceased ? 1 : 0), .text(site)])
             scratch.regions[pid] = nil // the first patient row by record key may have changed
-            wsKey = "patient:\(pid)"
-            ws = ["gender": .string(sex), "sex": .string(sex), "birth_year": .int(Int64(birth.prefix(4)) ?? 0), "region": .string(region), "zip3": .string(zip3)]
         case .encounter(let id, let date, let kind, let region):
             var reg = region
             if reg == nil {
@@ -223,59 +286,14 @@ public final class ViewStore {
                 }
             }
             try stmt("INSERT OR REPLACE INTO v_encounters VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(site), .text(date), .text(kind), t(reg)])
-            // Its world_state entry is written once, with its diagnosis codes, at the end of the block.
-            scratch.touched.insert(rk)
-            scratch.encounters[rk] = [.text(id), pidV, .text(date), .text(kind), .text(site), t(reg)]
-            return
         case .condition(let enc, let system, let code, let onset):
             try stmt("INSERT OR REPLACE INTO v_conditions VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, t(enc), .text(system), .text(code), t(onset)])
-            wsKey = "record:\(pid):condition:\(rk)"
-            ws = ["record_type": "condition", "system": .string(system), "code": .string(code), "onset_date": onset.map { .string($0) } ?? .null]
-            if let enc, let er = try cachedRows("SELECT record_key FROM v_encounters WHERE encounter_id = ? AND patient_id = ?", [.text(enc), pidV]).first?.first?.textValue {
-                scratch.touched.insert(er)
-            }
         case .medication(let system, let code, let cls, let start, let end):
             try stmt("INSERT OR REPLACE INTO v_medications VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), t(cls), t(start), t(end)])
-            wsKey = "record:\(pid):medication:\(rk)"
-            ws = ["record_type": "medication", "system": .string(system), "code": .string(code), "drug_class": cls.map { .string($0) } ?? .null]
         case .immunization(let system, let code, let date):
             try stmt("INSERT OR REPLACE INTO v_immunizations VALUES (?, ?, ?, ?, ?, ?)").run([k, pidV, .text(system), .text(code), .text(date), .text(site)])
-            wsKey = "record:\(pid):immunization:\(rk)"
-            ws = ["record_type": "immunization", "system": .string(system), "code": .string(code), "date": .string(date)]
         case .claim(let id, let provider, let proc, let date, let amount):
             try stmt("INSERT OR REPLACE INTO v_claims VALUES (?, ?, ?, ?, ?, ?, ?)").run([k, .text(id), pidV, .text(provider), .text(proc), .text(date), .integer(amount)])
-            wsKey = "record:\(pid):claim:\(rk)"
-            ws = ["record_type": "claim", "provider": .string(provider), "procedure_code": .string(proc), "service_date": .string(date), "amount": .int(amount)]
-        }
-        try stmt("INSERT OR REPLACE INTO v_world_state VALUES (?, ?, ?, ?)").run([.text(wsKey), .text(ws.canonicalString), pidV, k])
-    }
-
-    /// Writes the seed-compatible world_state entry, `diagnosis_codes` included, of every encounter
-    /// the block wrote or gave a condition, from its view row and its conditions (rebuilt from the
-    /// row rather than parsed and patched). An encounter written in this block is used as written;
-    /// the conditions of all of them are read in one query (one query per encounter, with its sort,
-    /// was a quarter of the views' time in bulk ingest).
-    private func refreshDiagnosisCodes(_ touched: Set<String>, written: [String: [SQLValue]]) throws {
-        guard !touched.isEmpty else { return }
-        var rows: [(String, [SQLValue])] = []
-        for rk in touched.sorted() {
-            guard let row = try written[rk] ?? cachedRows("SELECT encounter_id, patient_id, service_date, class, site, region FROM v_encounters WHERE record_key = ?", [.text(rk)]).first,
-                  row[0].textValue != nil, row[1].textValue != nil else { continue }
-            rows.append((rk, row))
-        }
-        let ids = JSON.array(Set(rows.map { $0.1[0].textValue! }).sorted().map { .string($0) }).canonicalString
-        // Ordered as one encounter's codes were: by code, then record key (BINARY collation).
-        var codes: [String: [String]] = [:]
-        for r in try cachedRows("SELECT encounter_id, patient_id, code FROM v_conditions WHERE encounter_id IN (SELECT value FROM json_each(?)) ORDER BY encounter_id, patient_id, code, record_key", [.text(ids)]) {
-            guard let eid = r[0].textValue, let pid = r[1].textValue, let code = r[2].textValue else { continue }
-            codes[eid + "\u{0}" + pid, default: []].append(code)
-        }
-        for (rk, row) in rows {
-            let eid = row[0].textValue!, pid = row[1].textValue!
-            let ws: JSON = ["record_type": "encounter", "service_date": .string(row[2].textValue ?? ""), "class": .string(row[3].textValue ?? ""),
-                            "site": .string(row[4].textValue ?? ""), "region": row[5].textValue.map { .string($0) } ?? .null,
-                            "diagnosis_codes": .string((codes[eid + "\u{0}" + pid] ?? []).joined(separator: ","))]
-            try stmt("INSERT OR REPLACE INTO v_world_state VALUES (?, ?, ?, ?)").run([.text("record:\(pid):encounter:\(rk)"), .text(ws.canonicalString), .text(pid), .text(rk)])
         }
     }
 
@@ -299,7 +317,8 @@ public final class ViewStore {
         var h = SHA256()
         for t in ["v_patients", "v_encounters", "v_conditions", "v_medications", "v_immunizations", "v_claims", "v_world_state", "v_consents"] {
             h.update(data: Array(t.utf8))
-            for row in try db.rows("SELECT * FROM \(t) ORDER BY 1, 2") {
+            let source = t == "v_world_state" ? "(\(ViewStore.worldStateSQL))" : t
+            for row in try db.rows("SELECT * FROM \(source) ORDER BY 1, 2") {
                 for v in row { h.update(data: Array("\(v)|".utf8)) }
             }
         }
@@ -307,7 +326,7 @@ public final class ViewStore {
     }
 
     public func count(_ table: String) throws -> Int64 {
-        try db.scalar("SELECT count(*) FROM v_\(table)")?.intValue ?? 0
+        try db.scalar("SELECT count(*) FROM \(table == "world_state" ? "(\(ViewStore.worldStateSQL))" : "v_" + table)")?.intValue ?? 0
     }
 
     /// The record key of this site's encounter with `patient` on `date` (YYYY-MM-DD), for a claim's evidence.

@@ -423,20 +423,28 @@ public final class FHIRIngest {
 
         private func run() {
             while true {
-                let next: Job? = cond.withLock {
+                // Every batch waiting is committed together, in one block (one SQLite transaction, one
+                // fsync): record keys are hashes, so each commit rewrites index pages all over the
+                // file however few of their rows changed. Each batch is still its own signed transaction.
+                let jobs: [Job]? = cond.withLock {
                     while queue.isEmpty && !stopped { cond.wait() }
                     guard !stopped || !queue.isEmpty, failure == nil else { return nil }
                     busy = true
-                    return queue.removeFirst()
+                    defer { queue.removeAll() }
+                    return queue
                 }
-                guard let next else { return }
+                guard let jobs else { return }
                 do {
-                    let out = try submit([next.tx])
-                    if let e = out[0].error { throw FHIRError("\(next.what) was refused: \(e)") }
+                    let out = try submit(jobs.map(\.tx))
+                    for (job, o) in zip(jobs, out) {
+                        if let e = o.error { throw FHIRError("\(job.what) was refused: \(e)") }
+                    }
                     let d: Int = cond.withLock {
-                        transactions += 1
-                        for (t, n) in next.types { loaded[t, default: 0] += n }
-                        done += next.records
+                        for job in jobs {
+                            transactions += 1
+                            for (t, n) in job.types { loaded[t, default: 0] += n }
+                            done += job.records
+                        }
                         busy = false
                         cond.broadcast()
                         return done

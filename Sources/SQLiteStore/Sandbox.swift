@@ -13,7 +13,8 @@ public final class SandboxConnection {
         public var maxExpressionDepth: Int32 = 200
         public var maxCompoundSelect: Int32 = 20
         public var maxVDBEOps: Int32 = 50_000
-        public var maxFunctionArgs: Int32 = 8
+        /// 12: the derived `world_state` view builds an encounter with `json_object` of six pairs.
+        public var maxFunctionArgs: Int32 = 12
         public var maxLikePatternLength: Int32 = 100
         public var maxVariables: Int32 = 100
         /// Wall-clock limit for one statement.

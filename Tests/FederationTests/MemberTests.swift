@@ -52,8 +52,55 @@ import Testing
     @Test func seedCompatibleWorldStateCarriesDiagnosisCodes() throws {
         let p = try Population()
         try p.add([.init(birthDate: "1970-05-05", sex: "female", region: "north", zip3: "021", hypertension: true, betaBlocker: false, ili: true)])
-        let value = try #require(try p.views.database.scalar("SELECT value FROM v_world_state WHERE key LIKE 'record:%:encounter:%'")?.textValue)
+        let value = try #require(try p.views.database.scalar("SELECT value FROM (\(ViewStore.worldStateSQL)) WHERE key LIKE 'record:%:encounter:%'")?.textValue)
         #expect(try JSON.parse(value)["diagnosis_codes"] == "59621000,J11.1")
+    }
+
+    /// The derived world_state rows are, byte for byte, the canonical JSON Tally writes for each
+    /// record (what the views stored per record before the rows were derived), one per record and
+    /// one per patient (its first record by record key).
+    @Test func derivedWorldStateIsTheCanonicalJSONOfEveryRecord() throws {
+        let p = try Population()
+        try p.seed(120)
+        let db = p.views.database
+        func s(_ v: SQLValue) -> JSON { v.textValue.map { .string($0) } ?? .null }
+        var expected: [String: (JSON, String)] = [:]
+        for r in try db.rows("SELECT record_key, patient_id, birth_year, sex, region, zip3 FROM v_patients ORDER BY record_key DESC") {
+            // Descending, so the first record by key is the one kept.
+            expected["patient:" + r[1].textValue!] = (["gender": s(r[3]), "sex": s(r[3]), "birth_year": .int(r[2].intValue!), "region": s(r[4]), "zip3": s(r[5])], r[0].textValue!)
+        }
+        for r in try db.rows("SELECT record_key, patient_id, encounter_id, service_date, class, site, region FROM v_encounters") {
+            let codes = try db.rows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key", [r[2], r[1]])
+                .map { $0[0].textValue! }.joined(separator: ",")
+            expected["record:\(r[1].textValue!):encounter:\(r[0].textValue!)"] = (["record_type": "encounter", "service_date": s(r[3]), "class": s(r[4]), "site": s(r[5]),
+                                                                                 "region": s(r[6]), "diagnosis_codes": .string(codes)], r[0].textValue!)
+        }
+        for r in try db.rows("SELECT record_key, patient_id, system, code, onset_date FROM v_conditions") {
+            expected["record:\(r[1].textValue!):condition:\(r[0].textValue!)"] = (["record_type": "condition", "system": s(r[2]), "code": s(r[3]), "onset_date": s(r[4])], r[0].textValue!)
+        }
+        for r in try db.rows("SELECT record_key, patient_id, system, code, drug_class FROM v_medications") {
+            expected["record:\(r[1].textValue!):medication:\(r[0].textValue!)"] = (["record_type": "medication", "system": s(r[2]), "code": s(r[3]), "drug_class": s(r[4])], r[0].textValue!)
+        }
+        for r in try db.rows("SELECT record_key, patient_id, system, code, date FROM v_immunizations") {
+            expected["record:\(r[1].textValue!):immunization:\(r[0].textValue!)"] = (["record_type": "immunization", "system": s(r[2]), "code": s(r[3]), "date": s(r[4])], r[0].textValue!)
+        }
+        for r in try db.rows("SELECT record_key, patient_id, provider, procedure_code, service_date, amount FROM v_claims") {
+            expected["record:\(r[1].textValue!):claim:\(r[0].textValue!)"] = (["record_type": "claim", "provider": s(r[2]), "procedure_code": s(r[3]), "service_date": s(r[4]),
+                                                                             "amount": .int(r[5].intValue!)], r[0].textValue!)
+        }
+        let rows = try db.rows("SELECT key, value, patient_id, record_key FROM (\(ViewStore.worldStateSQL))")
+        #expect(rows.count == expected.count)
+        #expect(Set(rows.map { $0[0].textValue! }).count == rows.count, "one row per key")
+        var kinds = Set<String>()
+        for r in rows {
+            let key = r[0].textValue!
+            let e = try #require(expected[key], "unexpected key")
+            #expect(r[1].textValue == e.0.canonicalString)
+            #expect(r[3].textValue == e.1)
+            #expect(key.hasSuffix(r[3].textValue!) || key == "patient:" + r[2].textValue!)
+            kinds.insert(key.hasPrefix("patient:") ? "patient" : String(key.split(separator: ":")[2]))
+        }
+        #expect(kinds.isSuperset(of: ["patient", "encounter", "condition", "medication"]), "\(kinds.sorted())")
     }
 }
 

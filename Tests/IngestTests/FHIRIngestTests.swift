@@ -102,7 +102,7 @@ final class IngestFixture {
         for row in try f.views.database.rows("SELECT record_key, encounter_id, patient_id FROM v_encounters") {
             let expected = try f.views.database.rows("SELECT code FROM v_conditions WHERE encounter_id = ? AND patient_id = ? ORDER BY code, record_key",
                                                      [row[1], row[2]]).compactMap { $0[0].textValue }.joined(separator: ",")
-            let ws = try f.views.database.scalar("SELECT value FROM v_world_state WHERE record_key = ?", [row[0]])?.textValue
+            let ws = try f.views.database.scalar("SELECT value FROM (\(ViewStore.worldStateSQL)) WHERE record_key = ?", [row[0]])?.textValue
             #expect(try ws.map { try JSON.parse($0)["diagnosis_codes"] } == .string(expected))
             checked += 1
             if !expected.isEmpty { withCodes += 1 }
