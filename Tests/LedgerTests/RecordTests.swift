@@ -101,5 +101,12 @@ import Testing
         try c.expectCommitted(c.signer("general-hospital").sign("record.put", args))
         #expect(try open(c, "enc-123", as: "general-hospital") == "{\"n\":123}")
         #expect(try c.ledger.value(StateKey.patient(pids[0]))?["locations"]?["general-hospital"]?["records"] == 40)
+        // A batch's salts and nonces are drawn together: every record's nonce (the first 12 bytes of
+        // its sealed form) must differ, and identical plaintexts must not seal alike.
+        let same = (0..<300).map { RecordBatch.Item(key: "same-\($0)", patient: pids[0], type: "note", plaintext: Array("x".utf8)) }
+        let sealed = try RecordBatch.arguments(chain: c.genesis.chain, keysetID: "ks-same", readers: readers(c, ["general-hospital"]), writers: ["general-hospital"], items: same)["records"]!
+            .arrayValue!.map { [UInt8](base64: $0["sealed"]!.stringValue!)! }
+        #expect(Set(sealed.map { Array($0.prefix(12)) }).count == 300)
+        #expect(Set(sealed.map { Array($0.dropFirst(12)) }).count == 300)
     }
 }

@@ -53,6 +53,17 @@ import Testing
         #expect(accepted > 500 && refused > 1000)
     }
 
+    /// A signed transaction's bytes are wrapped around its encoded body, not encoded again: they must
+    /// be exactly the canonical encoding of the whole envelope.
+    @Test func signedBytesAreTheCanonicalEnvelope() throws {
+        var rng = SeededGenerator(seed: 20261202)
+        for _ in 0..<200 {
+            let tx = Self.signed(&rng)
+            #expect(tx.bytes == JSON.object(["body": tx.body.json, "sig": .string(tx.signature.base64)]).canonicalBytes)
+            #expect(try Transaction(decoding: tx.bytes, maxBytes: 1 << 20).hash == tx.hash)
+        }
+    }
+
     @Test func signaturesDecodeAsFoundationDecodesThem() {
         var rng = SeededGenerator(seed: 7)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
