@@ -15,6 +15,8 @@ public final class ViewStore {
     let chain: String
     let agreementKey: AgreementKey
     let db: Database
+    /// Copies the write-ahead log into the file on a thread of its own (not inside view updates).
+    let checkpointer: BackgroundCheckpointer
     /// Data keys this organisation can unwrap, by keyset id (nil: not a reader).
     private var dataKeys: [String: SymmetricKey?] = [:]
     private var statements: [String: Statement] = [:]
@@ -117,6 +119,7 @@ public final class ViewStore {
         // pages all over the file; with the 2 MiB default, ingest spent a fifth of this thread in read().
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;")
         try db.execute(ViewStore.schema)
+        checkpointer = BackgroundCheckpointer(writer: db)
         // Files written before world_state was derived kept it as a table of its own; nothing reads it now.
         try db.execute("DROP TABLE IF EXISTS v_world_state")
         if let o = try db.scalar("SELECT value FROM v_meta WHERE key = 'org'")?.textValue, o != org {

@@ -115,6 +115,8 @@ public final class Ledger: @unchecked Sendable {
     public private(set) var head: BlockHeader
 
     let db: Database
+    /// Copies the write-ahead log into the file on a thread of its own (not inside block commits).
+    let checkpointer: BackgroundCheckpointer
     let state: StateStore
     let lock = NSRecursiveLock()
     /// The newest committed blocks, decoded (what `block(at:)` is asked for most: the views and
@@ -195,6 +197,7 @@ public final class Ledger: @unchecked Sendable {
         }
         genesis = try Genesis(json: JSON.parse(g))
         state = try StateStore(db: db)
+        checkpointer = BackgroundCheckpointer(writer: db)
         params = ConsortiumParams(json: try state.entry(StateKey.params)?.value)
         insertBlock = try db.prepare("INSERT INTO blocks(height, hash, header, signature, checkpoint) VALUES (?, ?, ?, ?, ?)")
         insertTx = try db.prepare("INSERT INTO transactions(hash, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
