@@ -14,6 +14,9 @@ public final class FHIRIngest {
         /// Reader organisations → their X25519 public keys (base64). Must include `org`.
         public var readers: [String: String]
         public var recordsPerTransaction = 1000
+        /// Resources mapped per step: small enough that the first batches commit while the rest is
+        /// mapped, large enough to keep every core busy mapping.
+        public var mapChunk = 8192
         public var quarantinePath: String?
         /// The site's `ServiceCommitment.secret`: when set, each encounter gets a public service
         /// commitment that lets a payer check a claim without reading the record.
@@ -112,6 +115,15 @@ public final class FHIRIngest {
         var recordKey: String
     }
 
+    /// A mapped resource waiting for its batch.
+    struct Pending {
+        var key: String
+        var type: String
+        var patient: String
+        var payload: [UInt8]
+        var serviceDate: String?
+    }
+
     struct Line {
         var file: String
         var number: Int
@@ -193,7 +205,7 @@ public final class FHIRIngest {
 
         // Register the patients this site holds (idempotent on the ledger), many under one signature.
         var registrations: [JSON] = []
-        var pending: [(key: String, type: String, patient: String, payload: [UInt8], serviceDate: String?)] = []
+        var pending: [Pending] = []
         // One bulk look-up of who is registered here already (one query per patient was a
         // sequential stretch before anything could commit).
         let onLedgerPatients = try ledger.values(newPatients.map { StateKey.patient($0.pseudonym) })
@@ -202,7 +214,7 @@ public final class FHIRIngest {
             if onLedgerPatients[StateKey.patient(pid)]?["locations"]?[options.org] == nil {
                 registrations.append(["patient": .string(pid), "demographic_hash": .string(p.demographicHash)])
             }
-            pending.append((p.recordKey, "Patient", pid, p.payload.bytes, nil))
+            pending.append(Pending(key: p.recordKey, type: "Patient", patient: pid, payload: p.payload.bytes, serviceDate: nil))
         }
         // The record count is known once everything is mapped; until then, an upper bound.
         let total = LockedCount(pending.count + parsed.count)
@@ -220,52 +232,14 @@ public final class FHIRIngest {
             r0 += chunk.count
         }
 
-        // Pass 2: everything else, with references checked.
+        // Pass 2: everything else, with references checked, then sealed, signed and committed in
+        // batches: one signature and one wrapped data key per batch. Sealing and signing the next
+        // batch runs here while a committer thread commits the previous one (at most two batches
+        // wait); batches commit in order, and the first refusal stops the load. The export is mapped
+        // a chunk at a time, so the first batches commit while the rest is still being mapped.
         var encounters = Set<String>()
         for (_, type, o) in parsed where type == "Encounter" { encounters.insert(FHIRMapper.str(o, "id")!) }
         var consents: [(FHIRMapper.ConsentFacts, String, Line)] = []
-        // Mapping (and each record's keyed ledger key) is pure too: computed on all cores, checked in order below.
-        let mapped: [Result<(patient: String, payload: [UInt8], serviceDate: String?, key: String), FHIRMapper.Failure>?] = parallelMap(parsed.count) { i in
-            let (_, type, o) = parsed[i]
-            guard type != "Consent" else { return nil }
-            do {
-                let (patientRef, payload, serviceDate) = try FHIRMapper.map(type, o, medications: medications)
-                return .success((patientRef, payload, serviceDate, identity.recordKey(org: options.org, type: type, sourceID: FHIRMapper.str(o, "id")!)))
-            } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
-                return .failure(FHIRMapper.Failure(reason: "\(type) could not be mapped"))
-            }
-        }
-        for ((line, type, o), m) in zip(parsed, mapped) {
-            do {
-                if type == "Consent" {
-                    guard let c = try FHIRMapper.consent(o) else { summary.notIngested["Consent", default: 0] += 1; continue }
-                    guard let pid = try patients[c.patientRef] ?? previouslyIngestedPatient(c.patientRef) else {
-                        throw FHIRMapper.Failure(reason: "broken reference: the Consent's Patient is not in this export or already ingested")
-                    }
-                    consents.append((c, pid, line))
-                    continue
-                }
-                let (patientRef, payload, serviceDate, recordKey) = try m!.get()
-                guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
-                    throw FHIRMapper.Failure(reason: "broken reference: the subject Patient is not in this export or already ingested")
-                }
-                if let enc = FHIRMapper.str(FHIRMapper.obj(o, "encounter"), "reference"), enc.hasPrefix("Encounter/") {
-                    let eid = String(enc.dropFirst(10))
-                    if !encounters.contains(eid), try ledger.value(StateKey.record(identity.recordKey(org: options.org, type: "Encounter", sourceID: eid))) == nil {
-                        throw FHIRMapper.Failure(reason: "broken reference: the Encounter is not in this export or already ingested")
-                    }
-                }
-                pending.append((recordKey, type, pid, payload, serviceDate))
-            } catch let f as FHIRMapper.Failure {
-                summary.quarantined.append(Quarantined(file: line.file, line: line.number, reason: f.reason))
-            }
-        }
-
-        total.value = pending.count
-
-        // Commit in batches: one signature and one wrapped data key per batch. Sealing and signing
-        // the next batch runs here while a committer thread commits the previous one (at most two
-        // batches wait); batches commit in order, and the first refusal stops the load.
         var batch: [RecordBatch.Item] = []
         func flush() throws {
             guard !batch.isEmpty else { return }
@@ -279,28 +253,83 @@ public final class FHIRIngest {
         }
         var queued = Set<String>()
         var unwrapped: [String: SymmetricKey] = [:]
-        // Which records are on the ledger already, looked up before the first batch commits: one
-        // look-up per record taken while the committer holds the ledger would wait for each block.
-        let onLedger = try ledger.values(pending.map { StateKey.record($0.key) })
-        for p in pending {
-            // Listed twice in this export (its first copy may still be committing): once is enough.
-            guard queued.insert(p.key).inserted else {
-                summary.alreadyPresent[p.type, default: 0] += 1
-                continue
-            }
-            var version: Int64 = 1
-            if let existing = onLedger[StateKey.record(p.key)] {
-                // On the ledger: unchanged (skip), or changed since (its next version).
-                guard let next = try nextVersion(existing, payload: p.payload, keys: &unwrapped) else {
+        // Whether any record of this organisation is on the ledger: on a first load none is, and the
+        // look-ups below (one index probe per record) are skipped.
+        let anyOnLedger = try !ledger.entries(prefix: StateKey.record(options.org + "/"), limit: 1).isEmpty
+        /// Queues records for the batches: skips what is queued or on the ledger unchanged already,
+        /// and writes a changed one as its next version.
+        func enqueue(_ records: [Pending]) throws {
+            // Which records are on the ledger already, looked up together in one read transaction
+            // (one look-up per record taken while the committer holds the ledger would wait for each block).
+            let onLedger = anyOnLedger ? try ledger.values(records.map { StateKey.record($0.key) }) : [:]
+            for p in records {
+                // Listed twice in this export (its first copy may still be committing): once is enough.
+                guard queued.insert(p.key).inserted else {
                     summary.alreadyPresent[p.type, default: 0] += 1
                     continue
                 }
-                version = next
-                summary.updated[p.type, default: 0] += 1
+                var version: Int64 = 1
+                if let existing = onLedger[StateKey.record(p.key)] {
+                    // On the ledger: unchanged (skip), or changed since (its next version).
+                    guard let next = try nextVersion(existing, payload: p.payload, keys: &unwrapped) else {
+                        summary.alreadyPresent[p.type, default: 0] += 1
+                        continue
+                    }
+                    version = next
+                    summary.updated[p.type, default: 0] += 1
+                }
+                batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, version: version, plaintext: p.payload, serviceDate: p.serviceDate))
+                if batch.count >= options.recordsPerTransaction { try flush() }
             }
-            batch.append(RecordBatch.Item(key: p.key, patient: p.patient, type: p.type, version: version, plaintext: p.payload, serviceDate: p.serviceDate))
-            if batch.count >= options.recordsPerTransaction { try flush() }
         }
+        var records = pending.count
+        try enqueue(pending)
+        pending = []
+        var from = 0
+        while from < parsed.count {
+            let chunk = parsed[from..<min(from + max(1, options.mapChunk), parsed.count)]
+            from = chunk.endIndex
+            // Mapping (and each record's keyed ledger key) is pure: computed on all cores, checked in order below.
+            let mapped: [Result<(patient: String, payload: [UInt8], serviceDate: String?, key: String), FHIRMapper.Failure>?] = parallelMap(chunk.count) { i in
+                let (_, type, o) = chunk[chunk.startIndex + i]
+                guard type != "Consent" else { return nil }
+                do {
+                    let (patientRef, payload, serviceDate) = try FHIRMapper.map(type, o, medications: medications)
+                    return .success((patientRef, payload, serviceDate, identity.recordKey(org: options.org, type: type, sourceID: FHIRMapper.str(o, "id")!)))
+                } catch let f as FHIRMapper.Failure { return .failure(f) } catch {
+                    return .failure(FHIRMapper.Failure(reason: "\(type) could not be mapped"))
+                }
+            }
+            var ready: [Pending] = []
+            for ((line, type, o), m) in zip(chunk, mapped) {
+                do {
+                    if type == "Consent" {
+                        guard let c = try FHIRMapper.consent(o) else { summary.notIngested["Consent", default: 0] += 1; continue }
+                        guard let pid = try patients[c.patientRef] ?? previouslyIngestedPatient(c.patientRef) else {
+                            throw FHIRMapper.Failure(reason: "broken reference: the Consent's Patient is not in this export or already ingested")
+                        }
+                        consents.append((c, pid, line))
+                        continue
+                    }
+                    let (patientRef, payload, serviceDate, recordKey) = try m!.get()
+                    guard let pid = try patients[patientRef] ?? previouslyIngestedPatient(patientRef) else {
+                        throw FHIRMapper.Failure(reason: "broken reference: the subject Patient is not in this export or already ingested")
+                    }
+                    if let enc = FHIRMapper.str(FHIRMapper.obj(o, "encounter"), "reference"), enc.hasPrefix("Encounter/") {
+                        let eid = String(enc.dropFirst(10))
+                        if !encounters.contains(eid), try ledger.value(StateKey.record(identity.recordKey(org: options.org, type: "Encounter", sourceID: eid))) == nil {
+                            throw FHIRMapper.Failure(reason: "broken reference: the Encounter is not in this export or already ingested")
+                        }
+                    }
+                    ready.append(Pending(key: recordKey, type: type, patient: pid, payload: payload, serviceDate: serviceDate))
+                } catch let f as FHIRMapper.Failure {
+                    summary.quarantined.append(Quarantined(file: line.file, line: line.number, reason: f.reason))
+                }
+            }
+            records += ready.count
+            try enqueue(ready)
+        }
+        total.value = records
         try flush()
         let committed = try committer.finish()
         summary.transactions += committed.transactions
