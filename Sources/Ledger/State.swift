@@ -114,6 +114,8 @@ final class StateStore: StateReader {
     private let scanStmt: Statement
     /// Parsed committed values; the ledger is the only writer, so it stays coherent.
     private var cache: [String: StateEntry?] = [:]
+    /// Absent keys of the uncached namespaces, looked up since the last commit (see `remember`).
+    private var recentMisses = Set<String>()
     private let cacheLimit = 200_000
 
     init(db: Database) throws {
@@ -126,6 +128,7 @@ final class StateStore: StateReader {
 
     func entry(_ key: String) throws -> StateEntry? {
         if let e = cache[key] { return e }
+        if recentMisses.contains(key) { return nil }
         try getStmt.bind([.text(key)])
         defer { getStmt.reset() }
         guard try getStmt.step() else {
@@ -172,13 +175,37 @@ final class StateStore: StateReader {
 
     /// Called after the SQLite transaction that wrote `writes` committed.
     func didCommit(_ writes: StateWrites) {
+        recentMisses.removeAll(keepingCapacity: true)
         if cache.count + writes.entries.count > cacheLimit { cache.removeAll(keepingCapacity: true) }
-        for (k, e) in writes.entries { cache[k] = .some(e) }
+        for (k, e) in writes.entries where StateStore.caches(k) { cache[k] = .some(e) }
     }
 
-    func forgetCache() { cache.removeAll() }
+    /// Namespaces written in bulk and seldom read back soon are not cached: records and audit
+    /// events. Bulk ingest wrote 100,000 records a run, each cached once as a miss (read before its
+    /// first write) and again as written; the cache grew and rehashed for entries nobody read.
+    /// None of their keys ever enters the cache, so none can be stale.
+    static let uncachedNamespaces = [StateKey.record(""), "audit/"]
+
+    @inline(__always)
+    static func caches(_ key: String) -> Bool {
+        !uncachedNamespaces.contains { key.hasPrefix($0) }
+    }
+
+    func forgetCache() {
+        cache.removeAll()
+        recentMisses.removeAll()
+    }
 
     private func remember(_ key: String, _ e: StateEntry?) {
+        guard StateStore.caches(key) else {
+            // Kept until the next commit only: a record is read (absent) and then versioned (read
+            // again) while its block is built; a commit may write it, so the set empties then.
+            if e == nil {
+                if recentMisses.count >= cacheLimit { recentMisses.removeAll(keepingCapacity: true) }
+                recentMisses.insert(key)
+            }
+            return
+        }
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[key] = .some(e)
     }

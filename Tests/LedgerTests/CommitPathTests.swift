@@ -21,6 +21,31 @@ import Testing
         #expect(try c.expectRefused(Self.register(doc, 4)) == .unknownSender("general-hospital/dr-a"))
     }
 
+    /// Records are not kept in the state cache; their misses are remembered until the next commit
+    /// only. A record looked up while absent is found once a block writes it, and its versions advance.
+    @Test func aRecordLookedUpWhileAbsentIsFoundOnceWritten() throws {
+        let c = try TestConsortium()
+        let pid = try c.registerPatient(1)
+        let readers = ["general-hospital": c.orgs["general-hospital"]!.agreement.publicKeyBase64]
+        func put(_ version: Int64, _ ks: String) throws {
+            let args = try RecordBatch.arguments(chain: c.genesis.chain, keysetID: ks, readers: readers, writers: ["general-hospital"],
+                                                 items: [RecordBatch.Item(key: "note-1", patient: pid, type: "note", version: version, plaintext: Array("v\(version)".utf8))])
+            try c.expectCommitted(c.signer("general-hospital").sign("record.put", args))
+        }
+        #expect(try c.ledger.values([StateKey.record("note-1")]).isEmpty)
+        #expect(try c.ledger.value(StateKey.record("note-1")) == nil)
+        // Proposed and dropped: still absent afterwards.
+        let args = try RecordBatch.arguments(chain: c.genesis.chain, keysetID: "ks-dropped", readers: readers, writers: ["general-hospital"],
+                                             items: [RecordBatch.Item(key: "note-1", patient: pid, type: "note", plaintext: Array("x".utf8))])
+        _ = try c.ledger.propose([c.signer("general-hospital").sign("record.put", args)], proposer: c.proposer, time: c.now + 1)
+        #expect(try c.ledger.value(StateKey.record("note-1")) == nil)
+        try put(1, "ks-one")
+        #expect(try c.ledger.value(StateKey.record("note-1"))?["version"] == 1)
+        try put(2, "ks-two")
+        #expect(try c.ledger.value(StateKey.record("note-1"))?["version"] == 2)
+        #expect(try c.ledger.values([StateKey.record("note-1")])[StateKey.record("note-1")]?["keyset"] == "ks-two")
+    }
+
     @Test func aProposalThatIsNeverCommittedChangesNoAnswer() throws {
         let c = try TestConsortium()
         let doc = try c.enroll("general-hospital", "dr-a", role: Role.physician)
