@@ -248,7 +248,9 @@ public final class FHIRIngest {
                                                  serviceSecret: options.serviceSecret)
             var types: [String: Int] = [:]
             for it in batch where it.version == 1 { types[it.type, default: 0] += 1 }
-            try committer.enqueue(signer.sign("record.put", args), records: batch.count, types: types, what: "a batch of \(batch.count) records")
+            var tx = signer.sign("record.put", args)
+            guard tx.checkSignature() else { throw FHIRError("a batch of \(batch.count) records was signed with a key that does not verify") }
+            try committer.enqueue(tx, records: batch.count, types: types, what: "a batch of \(batch.count) records")
             batch.removeAll()
         }
         var queued = Set<String>()

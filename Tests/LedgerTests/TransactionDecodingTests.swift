@@ -64,6 +64,19 @@ import Testing
         }
     }
 
+    /// `checkSignature` marks only a transaction whose signature verifies; a marked one is not
+    /// verified again by the ledger, so the mark must never be set on a bad one.
+    @Test func checkSignatureMarksOnlyWhatVerifies() throws {
+        var rng = SeededGenerator(seed: 7)
+        var good = Self.signed(&rng)
+        let other = Self.signed(&rng)
+        #expect(good.checkSignature() && good.signatureChecked)
+        // The body of one transaction with the signature of another.
+        var forged = try Transaction(decoding: Transaction.envelopeBytes(body: good.bodyBytes, signature: other.signature), maxBytes: 1 << 20)
+        #expect(!forged.checkSignature() && !forged.signatureChecked)
+        #expect(Ledger.verifySignatures([good, forged]) == [true, false])
+    }
+
     @Test func signaturesDecodeAsFoundationDecodesThem() {
         var rng = SeededGenerator(seed: 7)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
