@@ -89,24 +89,19 @@ public final class ViewStore {
                        'record_type', 'encounter', 'region', e.region, 'service_date', e.service_date, 'site', e.site),
            e.patient_id, e.record_key
       FROM v_encounters AS e
-    UNION ALL
-    SELECT 'record:' || patient_id || ':condition:' || record_key,
-           json_object('code', code, 'onset_date', onset_date, 'record_type', 'condition', 'system', system), patient_id, record_key
-      FROM v_conditions
-    UNION ALL
-    SELECT 'record:' || patient_id || ':medication:' || record_key,
-           json_object('code', code, 'drug_class', drug_class, 'record_type', 'medication', 'system', system), patient_id, record_key
-      FROM v_medications
-    UNION ALL
-    SELECT 'record:' || patient_id || ':immunization:' || record_key,
-           json_object('code', code, 'date', date, 'record_type', 'immunization', 'system', system), patient_id, record_key
-      FROM v_immunizations
-    UNION ALL
-    SELECT 'record:' || patient_id || ':claim:' || record_key,
-           json_object('amount', amount, 'procedure_code', procedure_code, 'provider', provider, 'record_type', 'claim',
-                       'service_date', service_date), patient_id, record_key
-      FROM v_claims
-    """
+    """ + rowRecordTypes.map { t in
+        // The row's fields and `record_type`, in canonical (sorted) key order.
+        let pairs = (t.fields + ["record_type"]).sorted().map { $0 == "record_type" ? "'record_type', '\(t.type)'" : "'\($0)', \($0)" }
+        return "\nUNION ALL\nSELECT 'record:' || patient_id || ':\(t.type):' || record_key, json_object(\(pairs.joined(separator: ", "))), patient_id, record_key FROM \(t.table)"
+    }.joined()
+
+    /// The record types whose world_state value is fields of their view row (and `record_type`).
+    static let rowRecordTypes: [(type: String, table: String, fields: [String])] = [
+        ("condition", "v_conditions", ["code", "onset_date", "system"]),
+        ("medication", "v_medications", ["code", "drug_class", "system"]),
+        ("immunization", "v_immunizations", ["code", "date", "system"]),
+        ("claim", "v_claims", ["amount", "procedure_code", "provider", "service_date"]),
+    ]
 
     public init(path: String, org: String, chain: String, agreementKey: AgreementKey) throws {
         self.path = path

@@ -10,8 +10,13 @@ import Testing
         ((try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? Int) ?? 0
     }
 
-    static func tempPath() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("tally-ckpt-\(UUID().uuidString).sqlite").path
+    /// A fresh WAL-mode file with a table of blobs and an index; `autocheckpoint: false` turns
+    /// SQLite's own checkpoints off. Returns the connection, its path, and a clean-up.
+    static func walDatabase(autocheckpoint: Bool = true) throws -> (Database, String, () -> Void) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tally-ckpt-\(UUID().uuidString).sqlite").path
+        let db = try Database(path: path)
+        try db.execute("PRAGMA journal_mode=WAL;\(autocheckpoint ? "" : " PRAGMA wal_autocheckpoint=0;") CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB); CREATE INDEX t_v ON t(v)")
+        return (db, path, { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } })
     }
 
     /// Commits `n` transactions of ~5 pages each (4 KiB blobs in a table and an index).
@@ -26,10 +31,8 @@ import Testing
     }
 
     @Test func theThreadCheckpointsAndNothingIsLost() throws {
-        let path = Self.tempPath()
-        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
-        let db = try Database(path: path)
-        try db.execute("PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB); CREATE INDEX t_v ON t(v)")
+        let (db, path, cleanUp) = try Self.walDatabase()
+        defer { cleanUp() }
         let c = BackgroundCheckpointer(writer: db, pages: 20, inlineAbove: 1_000_000)
         try Self.fill(db, 60)
         c.waitUntilIdle()
@@ -44,10 +47,8 @@ import Testing
     }
 
     @Test func theLogStaysBoundedWhenTheThreadCannotKeepUp() throws {
-        let path = Self.tempPath()
-        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
-        let db = try Database(path: path)
-        try db.execute("PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB); CREATE INDEX t_v ON t(v)")
+        let (db, path, cleanUp) = try Self.walDatabase()
+        defer { cleanUp() }
         // The thread is asked at 10 frames; the committing connection checkpoints itself at 40.
         // Whatever the thread's timing, the log never holds much more than 40 frames plus one
         // transaction's (each frame is a 4 KiB page and a 24-byte header).
@@ -63,10 +64,8 @@ import Testing
 
     @Test func withoutItTheSameLoadGrowsTheLogPastTheBound() throws {
         // The bound above is not met by accident: with checkpoints disabled the log grows past it.
-        let path = Self.tempPath()
-        defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
-        let db = try Database(path: path)
-        try db.execute("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB); CREATE INDEX t_v ON t(v)")
+        let (db, path, cleanUp) = try Self.walDatabase(autocheckpoint: false)
+        defer { cleanUp() }
         try Self.fill(db, 400)
         #expect(Self.walFile(path) > 32 + (40 + 30) * (4096 + 24))
     }
