@@ -90,8 +90,11 @@ public final class ExecutionContext {
 }
 
 public enum AuditKey {
+    /// Every audit event's key starts with this.
+    static let namespace = "audit/"
+
     public static func make(subject: String, height: Int64, index: Int, n: Int) -> String {
-        "audit/\(subject)/\(pad(height, 12))/\(pad(Int64(index), 6))/\(pad(Int64(n), 4))"
+        "\(namespace)\(subject)/\(pad(height, 12))/\(pad(Int64(index), 6))/\(pad(Int64(n), 4))"
     }
 
     public static func pad(_ v: Int64, _ width: Int) -> String {

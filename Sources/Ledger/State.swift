@@ -184,7 +184,7 @@ final class StateStore: StateReader {
     /// events. Bulk ingest wrote 100,000 records a run, each cached once as a miss (read before its
     /// first write) and again as written; the cache grew and rehashed for entries nobody read.
     /// None of their keys ever enters the cache, so none can be stale.
-    static let uncachedNamespaces = [StateKey.record(""), "audit/"]
+    static let uncachedNamespaces = [StateKey.record(""), AuditKey.namespace]
 
     @inline(__always)
     static func caches(_ key: String) -> Bool {
