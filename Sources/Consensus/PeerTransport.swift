@@ -203,7 +203,7 @@ public final class PeerTransport: @unchecked Sendable {
             return nil
         }
         let eph = Curve25519.KeyAgreement.PrivateKey()
-        var reply = Hello(chain: chain, from: me, to: hello.from, ephemeral: Array(eph.publicKey.rawRepresentation), nonce: randomBytes(32), echo: hello.nonce)
+        var reply = Hello(chain: chain, from: me, to: hello.from, ephemeral: Array(eph.publicKey.rawRepresentation), nonce: SecureRandom.bytes(32), echo: hello.nonce)
         reply.sign(signing)
         guard Socket.writeFrame(fd, reply.encoded),
               let key = sessionKey(eph, peerEphemeral: hello.ephemeral, dialerNonce: hello.nonce, acceptorNonce: reply.nonce,
@@ -218,7 +218,7 @@ public final class PeerTransport: @unchecked Sendable {
         guard let fd = Socket.connect(address, timeoutMillis: options.handshakeTimeoutMillis) else { return nil }
         Socket.setTimeout(fd, millis: options.handshakeTimeoutMillis)
         let eph = Curve25519.KeyAgreement.PrivateKey()
-        var hello = Hello(chain: chain, from: me, to: peer, ephemeral: Array(eph.publicKey.rawRepresentation), nonce: randomBytes(32), echo: [])
+        var hello = Hello(chain: chain, from: me, to: peer, ephemeral: Array(eph.publicKey.rawRepresentation), nonce: SecureRandom.bytes(32), echo: [])
         hello.sign(signing)
         guard Socket.writeFrame(fd, hello.encoded), let rb = Socket.readFrame(fd, max: 4096), let reply = try? Hello(decoding: rb),
               reply.chain == chain, reply.from == peer, reply.to == me, reply.echo == hello.nonce,
@@ -413,11 +413,6 @@ struct Hello {
         signature = try r.data()
         guard r.atEnd, ephemeral.count == 32, nonce.count == 32 else { throw WireError.malformed("hello fields") }
     }
-}
-
-func randomBytes(_ n: Int) -> [UInt8] {
-    var g = SystemRandomNumberGenerator()
-    return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
 }
 
 /// Thin POSIX socket helpers (blocking sockets, one thread per connection).

@@ -134,7 +134,8 @@ public final class ViewStore {
     /// `groupBlocks` blocks and about `groupRecords` records): the view tables are B-trees keyed by
     /// hashed record keys and pseudonyms, so a transaction dirties pages all over the file and each
     /// dirty page is written to the WAL, then checkpointed, once per transaction, however few of its
-    /// rows changed. The tables come out the same as block by block (a test compares them).
+    /// rows changed. The tables come out the same as block by block
+    /// (`incrementalMaintenanceEqualsRebuild` compares them).
     @discardableResult
     public func catchUp(_ ledger: Ledger, progress: ((Int64, Int64) -> Void)? = nil) throws -> Int {
         // One catch-up at a time in this process (a follower thread and a caller may both ask).
@@ -146,7 +147,7 @@ public final class ViewStore {
         while h <= top {
             var group: [Block] = []
             var records = 0
-            while h <= top, group.count < groupBlocks, records < groupRecords {
+            while h <= top, group.count < ViewStore.groupBlocks, records < ViewStore.groupRecords {
                 let b = try ledger.block(at: h)
                 group.append(b)
                 records += b.transactions.reduce(0) { $0 + ($1.body.op == "record.put" ? ($1.body.args["records"]?.arrayValue?.count ?? 0) : 0) }
@@ -159,8 +160,8 @@ public final class ViewStore {
     }
 
     /// Bounds on the blocks applied in one SQLite transaction (see `catchUp`).
-    public var groupBlocks = 32
-    public var groupRecords = 16_000
+    static let groupBlocks = 32
+    static let groupRecords = 16_000
 
     /// Recomputes the views from genesis into a fresh file and swaps it in.
     public static func rebuild(path: String, org: String, chain: String, agreementKey: AgreementKey, ledger: Ledger) throws -> ViewStore {

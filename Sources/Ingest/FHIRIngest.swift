@@ -454,9 +454,9 @@ public final class FHIRIngest {
 
         private func run() {
             while true {
-                // Every batch waiting is committed together, in one block (one SQLite transaction, one
-                // fsync): record keys are hashes, so each commit rewrites index pages all over the
-                // file however few of their rows changed. Each batch is still its own signed transaction.
+                // Every batch waiting is committed together, in one block: one SQLite transaction and
+                // one fsync for them. Each batch is still its own signed transaction, refused or
+                // committed on its own; the first refusal stops the load.
                 let jobs: [Job]? = cond.withLock {
                     while queue.isEmpty && !stopped { cond.wait() }
                     guard !stopped || !queue.isEmpty, failure == nil else { return nil }

@@ -82,30 +82,7 @@ public enum Envelope {
 
     /// Seals one record; returns the combined nonce‖ciphertext‖tag and the commitment.
     public static func seal(_ plaintext: [UInt8], key recordKey: String, version: Int64, keyset: KeySet) throws -> (sealed: [UInt8], commitment: Hash32) {
-        try seal(plaintext, key: recordKey, version: version, keyset: keyset, random: randomBytes(saltBytes + nonceBytes)[...])
-    }
-
-    /// `n` fresh bytes from the kernel's generator, in as few calls as it allows. Swift's and
-    /// swift-crypto's generators make one `getrandom` system call per 8 bytes: four per record for
-    /// salt and nonce were a fifth of sealing's cost in bulk ingest.
-    static func randomBytes(_ n: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: n)
-        #if os(Linux)
-        out.withUnsafeMutableBytes { buf in
-            var at = 0
-            while at < n {
-                let chunk = min(256, n - at) // getentropy's limit per call
-                guard getentropy(buf.baseAddress! + at, chunk) == 0 else {
-                    fatalError("the kernel's random generator failed (errno \(errno))")
-                }
-                at += chunk
-            }
-        }
-        #else
-        var g = SystemRandomNumberGenerator()
-        for i in 0..<n { out[i] = UInt8.random(in: 0...255, using: &g) }
-        #endif
-        return out
+        try seal(plaintext, key: recordKey, version: version, keyset: keyset, random: SecureRandom.bytes(saltBytes + nonceBytes)[...])
     }
 
     /// Seals with the caller's fresh random bytes (`saltBytes` of salt, then `nonceBytes` of nonce),
@@ -174,7 +151,7 @@ public struct RecordBatch {
         // cores, kept in order.
         let writerList = JSON.array(writers.map { .string($0) })
         let each = Envelope.saltBytes + Envelope.nonceBytes
-        let random = Envelope.randomBytes(items.count * each)
+        let random = SecureRandom.bytes(items.count * each)
         let built: [Result<JSON, Error>] = parallelMap(items.count) { i in
             Result {
                 let it = items[i]

@@ -262,8 +262,7 @@ extension Transaction {
         parallelMap(wire.count) { i in
             do throws(TransactionError) {
                 var tx = try Transaction(decoding: wire[i], maxBytes: maxBytes)
-                guard tx.verifySignature() else { return .failure(.badSignature) }
-                tx.signatureChecked = true
+                guard tx.checkSignature() else { return .failure(.badSignature) }
                 return .success(tx)
             } catch {
                 return .failure(error)

@@ -121,7 +121,7 @@ public final class BackgroundCheckpointer {
             }
             guard go else { return }
             let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
-            shared.cond.withLock {
+            let failed: Bool = shared.cond.withLock {
                 shared.running = false
                 shared.cond.broadcast()
                 switch rc & 0xFF {
@@ -129,8 +129,10 @@ public final class BackgroundCheckpointer {
                 case SQLITE_BUSY, SQLITE_LOCKED: shared.busy += 1 // another checkpoint was running; the next request retries
                 default: shared.failure = "checkpoint failed: SQLite error \(rc)"
                 }
+                return shared.failure != nil
             }
-            if rc & 0xFF != SQLITE_OK && rc & 0xFF != SQLITE_BUSY && rc & 0xFF != SQLITE_LOCKED { return }
+            // Stopped: the committing connection checkpoints itself from now on (`inlineAbove`).
+            if failed { return }
         }
     }
 }

@@ -264,9 +264,10 @@ final class IngestFixture {
                 committed += tx.body.args["records"]?.arrayValue?.count ?? 0
             }
         }
-        #expect(committed >= 300 && committed < 1215 + 555)
+        #expect(committed >= 300)
         let s = try f.ingest([IngestFixture.fixture])
         #expect(s.alreadyPresent.values.reduce(0, +) == committed)
+        #expect(s.loadedTotal - (s.loaded["Medication"] ?? 0) > 0, "the re-run loaded the rest")
         #expect(try f.views.count("encounters") == 1215)
         #expect(try f.views.count("conditions") == 555)
     }
