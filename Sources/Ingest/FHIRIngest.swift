@@ -216,6 +216,10 @@ public final class FHIRIngest {
             }
             pending.append(Pending(key: p.recordKey, type: "Patient", patient: pid, payload: p.payload.bytes, serviceDate: nil))
         }
+        // Whether any record of this organisation is on the ledger: on a first load none is, and the
+        // look-ups below (one index probe per record) are skipped. Asked before the registrations are
+        // queued: once the committer holds the ledger, asking would wait for them to commit.
+        let anyOnLedger = try !ledger.entries(prefix: StateKey.record(options.org + "/"), limit: 1).isEmpty
         // The record count is known once everything is mapped; until then, an upper bound.
         let total = LockedCount(pending.count + parsed.count)
         let committer = Committer(submit: submit) { done in
@@ -255,9 +259,6 @@ public final class FHIRIngest {
         }
         var queued = Set<String>()
         var unwrapped: [String: SymmetricKey] = [:]
-        // Whether any record of this organisation is on the ledger: on a first load none is, and the
-        // look-ups below (one index probe per record) are skipped.
-        let anyOnLedger = try !ledger.entries(prefix: StateKey.record(options.org + "/"), limit: 1).isEmpty
         /// Queues records for the batches: skips what is queued or on the ledger unchanged already,
         /// and writes a changed one as its next version.
         func enqueue(_ records: [Pending]) throws {

@@ -68,6 +68,11 @@ public final class ExecutionContext {
         writes.entries[key] = StateEntry(encoded: encoded, version: try nextVersion(key), height: height)
     }
 
+    /// Writes with a version the caller already knows (it read the key this transaction).
+    func put(_ key: String, encoded: [UInt8], version: Int64) {
+        writes.entries[key] = StateEntry(encoded: encoded, version: version, height: height)
+    }
+
     private func nextVersion(_ key: String) throws -> Int64 { (try entry(key)?.version ?? 0) + 1 }
 
     /// Appends an audit event under `subject` (a patient pseudonym, `query`, `member`, …).

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Ledger
+@testable import Ledger
 import Testing
 
 @Suite struct ConsentTests {
@@ -107,6 +107,16 @@ import Testing
         #expect(p == a.pseudonym(system: "URN:SSN ", identifier: " 123-45-6789"))
         #expect(p != b.pseudonym(system: "urn:ssn", identifier: "123-45-6789"))
         #expect(!p.contains("6789"))
+    }
+
+    /// The trimming shortcut gives Foundation's answer, for white space of every kind at either end.
+    @Test func trimmingMatchesFoundation() {
+        let samples = ["", " ", "a", "abc", " abc", "abc ", "\tabc\n", "\u{00A0}abc", "abc\u{2003}", "\u{3000}x\u{3000}",
+                       "é", "éa", "aé", "\u{85}a", "a\u{85}", "a b", "\r\n", "~", "\u{7F}a", "a\u{7F}", "\u{1F}a"]
+        for s in samples {
+            #expect(PatientIdentity.trimmed(s) == s.trimmingCharacters(in: .whitespacesAndNewlines))
+            #expect(PatientIdentity.normalise(s) == s.trimmingCharacters(in: .whitespacesAndNewlines).lowercased())
+        }
     }
 
     /// Each keyed hash equals a one-shot HMAC-SHA256 of its message (the identity keeps a keyed

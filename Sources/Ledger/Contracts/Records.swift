@@ -55,7 +55,9 @@ enum RecordContract {
             } else {
                 throw .rejected("record \(key) names unknown keyset \(keyset)")
             }
+            let isNew: Bool
             if let existing = try ctx.read(StateKey.record(key)) {
+                isNew = false
                 guard (existing["writers"]?.arrayValue ?? []).contains(.string(ctx.sender.org)) else {
                     throw .unauthorised("\(ctx.sender.org) is not a writer of record \(key)")
                 }
@@ -63,10 +65,14 @@ enum RecordContract {
                 let current = existing["version"]?.intValue ?? 0
                 guard version == current + 1 else { throw .rejected("record \(key) is at version \(current); update must be version \(current + 1)") }
             } else {
+                isNew = true
                 guard version == 1 else { throw .rejected("new record \(key) must have version 1") }
                 guard writers.contains(ctx.sender.org) else { throw .unauthorised("the creating organisation must be a writer of record \(key)") }
-                guard PatientContract.isPseudonym(patient), try ctx.read(StateKey.patient(patient)) != nil else {
-                    throw .rejected("patient of record \(key) is not registered")
+                // A patient is checked once per transaction, and only for being there (not parsed).
+                if newPerPatient[patient] == nil {
+                    guard PatientContract.isPseudonym(patient), try ctx.exists(StateKey.patient(patient)) else {
+                        throw .rejected("patient of record \(key) is not registered")
+                    }
                 }
                 newPerPatient[patient, default: 0] += 1
             }
@@ -84,7 +90,12 @@ enum RecordContract {
             stored.field("version", .int(version))
             stored.field("writers", .array(writers.map { .string($0) }))
             stored.field("written_at", .int(ctx.time))
-            try ctx.write(StateKey.record(key), stored)
+            if isNew {
+                // Absent a moment ago (read above), and written once per transaction (`seen`): version 1.
+                try ctx.write(StateKey.record(key), stored, version: 1)
+            } else {
+                try ctx.write(StateKey.record(key), stored)
+            }
         }
         for (patient, n) in newPerPatient.sorted(by: { $0.key < $1.key }) {
             try PatientContract.noteRecords(ctx, patient: patient, org: ctx.sender.org, count: n)
