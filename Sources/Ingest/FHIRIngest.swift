@@ -252,8 +252,8 @@ public final class FHIRIngest {
                                                  serviceSecret: options.serviceSecret)
             var types: [String: Int] = [:]
             for it in batch where it.version == 1 { types[it.type, default: 0] += 1 }
-            var tx = signer.sign("record.put", args)
-            guard tx.checkSignature() else { throw FHIRError("a batch of \(batch.count) records was signed with a key that does not verify") }
+            let tx = signer.sign("record.put", args, check: true)
+            guard tx.signatureChecked else { throw FHIRError("a batch of \(batch.count) records was signed with a key that does not verify") }
             try committer.enqueue(tx, records: batch.count, types: types, what: "a batch of \(batch.count) records")
             batch.removeAll()
         }

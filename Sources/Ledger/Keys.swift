@@ -28,8 +28,13 @@ public struct SigningKey: Sendable {
     public func signRequest(_ message: [UInt8]) -> [UInt8] { sign(domain: SigningDomain.request, message) }
 
     func sign(domain: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        sign(message: domain + message)
+    }
+
+    /// Signs a message that already starts with its domain.
+    func sign(message: [UInt8]) -> [UInt8] {
         // Swift-crypto's Ed25519 signing cannot fail for a valid key.
-        Array(try! key.signature(for: domain + message))
+        Array(try! key.signature(for: message))
     }
 }
 
@@ -59,8 +64,13 @@ public struct PublicSigningKey: Hashable, Sendable {
         isValid(signature: signature, domain: SigningDomain.aggregate, for: message)
     }
 
-    func isValid(signature: [UInt8], domain: [UInt8], for message: [UInt8]) -> Bool {
-        signature.count == 64 && key.isValidSignature(signature, for: domain + message)
+    func isValid<M: Collection<UInt8>>(signature: [UInt8], domain: [UInt8], for message: M) -> Bool {
+        isValid(signature: signature, message: domain + message)
+    }
+
+    /// Checks a signature over a message that already starts with its domain.
+    func isValid(signature: [UInt8], message: [UInt8]) -> Bool {
+        signature.count == 64 && key.isValidSignature(signature, for: message)
     }
 
     public static func == (a: Self, b: Self) -> Bool { a.raw == b.raw }

@@ -97,8 +97,8 @@ public struct Transaction: Sendable {
         let signature: [UInt8]
         let bytes: [UInt8]
         let hash: Hash32
-        let bodyBytes: [UInt8]
-        init(body: TransactionBody, signature: [UInt8], bytes: [UInt8], hash: Hash32, bodyBytes: [UInt8]) {
+        let bodyBytes: ArraySlice<UInt8>
+        init(body: TransactionBody, signature: [UInt8], bytes: [UInt8], hash: Hash32, bodyBytes: ArraySlice<UInt8>) {
             self.body = body
             self.signature = signature
             self.bytes = bytes
@@ -112,24 +112,40 @@ public struct Transaction: Sendable {
     public var signature: [UInt8] { storage.signature }
     public var bytes: [UInt8] { storage.bytes }
     public var hash: Hash32 { storage.hash }
-    /// The canonical bytes of the body: what the signature covers.
-    var bodyBytes: [UInt8] { storage.bodyBytes }
+    /// The canonical bytes of the body: what the signature covers. A slice of `bytes` (a bulk
+    /// transaction's body is a megabyte; a second copy was kept with every recent block).
+    var bodyBytes: ArraySlice<UInt8> { storage.bodyBytes }
     /// True once `admit` has verified the signature; only this module can set it.
     public internal(set) var signatureChecked = false
 
     /// Signs `body` with `key` (the one signing path for transactions).
     public init(body: TransactionBody, signingWith key: SigningKey) {
+        self.init(body: body, signingWith: key, check: false)
+    }
+
+    /// Signs `body` with `key` and, when `check` is set, verifies the signature over the same bytes
+    /// and marks the transaction checked (see `checkSignature`): bulk ingest does this on the thread
+    /// that signs, without building the signed message a second time.
+    public init(body: TransactionBody, signingWith key: SigningKey, check: Bool) {
         precondition(body.signerKey == key.publicKey.base64, "body names a different signing key")
-        let bodyBytes = body.json.canonicalBytes
-        let sig = key.sign(domain: SigningDomain.transaction, bodyBytes)
-        let bytes = Transaction.envelopeBytes(body: bodyBytes, signature: sig)
-        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: bodyBytes)
+        // The signed message is the domain followed by the body's canonical bytes, encoded in place.
+        var message = SigningDomain.transaction
+        body.json.encode(into: &message)
+        let sig = key.sign(message: message)
+        let bytes = Transaction.envelopeBytes(body: message[SigningDomain.transaction.count...], signature: sig)
+        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Transaction.bodySlice(bytes))
+        if check { signatureChecked = key.publicKey.isValid(signature: sig, message: message) }
+    }
+
+    /// The body inside a canonical envelope `{"body":<body>,"sig":"<88 base64 characters>"}`.
+    static func bodySlice(_ envelope: [UInt8]) -> ArraySlice<UInt8> {
+        envelope[8..<(envelope.count - 98)]
     }
 
     /// The canonical envelope `{"body":…,"sig":"…"}` around an already encoded body: what
     /// `JSON.object(["body": body, "sig": .string(base64)]).canonicalBytes` gives ("body" sorts
     /// before "sig", and base64 needs no escaping), without encoding a 1,000-record body twice.
-    static func envelopeBytes(body: [UInt8], signature: [UInt8]) -> [UInt8] {
+    static func envelopeBytes(body: ArraySlice<UInt8>, signature: [UInt8]) -> [UInt8] {
         let sig = signature.base64
         var out: [UInt8] = []
         out.reserveCapacity(body.count + sig.utf8.count + 16)
@@ -179,7 +195,7 @@ public struct Transaction: Sendable {
         guard body.nonce >= 0 else { throw .malformed("negative nonce") }
         guard !body.sender.isEmpty, body.sender.utf8.count <= 128, !body.op.isEmpty else { throw .malformed("empty sender or op") }
         // Canonical form is `{"body":<body>,"sig":"<88 base64 chars>"}`: the body is a slice.
-        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Array(bytes[8..<(bytes.count - 98)]))
+        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Transaction.bodySlice(bytes))
     }
 
     /// The fields of a canonical envelope, read in key order without building the envelope's
@@ -305,10 +321,11 @@ public final class TransactionSigner: @unchecked Sendable {
         self.clock = clock
     }
 
-    public func sign(_ op: String, _ args: JSON) -> Transaction {
+    /// Signs the next transaction; with `check`, also verifies it (see `Transaction.init(body:signingWith:check:)`).
+    public func sign(_ op: String, _ args: JSON, check: Bool = false) -> Transaction {
         let nonce: Int64 = lock.withLock { defer { nextNonce += 1 }; return nextNonce }
         let body = TransactionBody(chain: chain, sender: identity, signerKey: key.publicKey.base64, nonce: nonce, op: op, args: args, clientTime: clock())
-        return Transaction(body: body, signingWith: key)
+        return Transaction(body: body, signingWith: key, check: check)
     }
 }
 

@@ -77,6 +77,18 @@ import Testing
         #expect(Ledger.verifySignatures([good, forged]) == [true, false])
     }
 
+    /// Signing with `check` verifies over the message it signed: the mark agrees with a separate
+    /// verification of the decoded bytes, and the body is the slice of the envelope it came from.
+    @Test func signingWithCheckMarksWhatVerifies() throws {
+        let signer = TransactionSigner(chain: "test-chain", identity: "general-hospital", key: SigningKey(), clock: { 1_790_000_000_000 })
+        let tx = signer.sign("record.put", ["records": .array((0..<50).map { ["sealed": .string(String(repeating: "A", count: $0 * 37))] })], check: true)
+        #expect(tx.signatureChecked)
+        var decoded = try Transaction(decoding: tx.bytes, maxBytes: 1 << 20)
+        #expect(!decoded.signatureChecked && decoded.checkSignature())
+        #expect(Array(tx.bodyBytes) == tx.body.json.canonicalBytes && Array(decoded.bodyBytes) == tx.body.json.canonicalBytes)
+        #expect(!signer.sign("a.b", [:]).signatureChecked) // without `check`, nothing is marked
+    }
+
     @Test func signaturesDecodeAsFoundationDecodesThem() {
         var rng = SeededGenerator(seed: 7)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
