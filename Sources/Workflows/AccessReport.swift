@@ -81,7 +81,7 @@ public struct AccessReport: Sendable {
     static func sitesRead(ledger: Ledger, query q: JSON, patient: String) throws -> [String]? {
         guard let height = q["height"]?.intValue, let time = q["time"]?.intValue, let policyID = q["policy"]?.stringValue else { return nil }
         guard let p = try ledger.value(StateKey.patient(patient), asOf: height) else { return nil }
-        let holders = (p["locations"]?.objectValue ?? [:]).filter { ($0.value["records"]?.intValue ?? 0) > 0 }.keys
+        let holders = (p["locations"]?.objectValue ?? [:]).keys.filter { PatientContract.holdsRecords(p, org: $0) }
         guard !holders.isEmpty, let policy = try ledger.value(StateKey.policy(policyID), asOf: height) else { return [] }
         let doc = policy["document"] ?? [:]
         if let scope = doc["consent"]?["scope"]?.stringValue {

@@ -102,7 +102,7 @@ final class IngestFixture {
         // Every patient got a pseudonym and a location entry; no identifier reached the ledger.
         let patients = try f.ledger.entries(prefix: "patient/")
         #expect(patients.count == 13)
-        #expect(patients.allSatisfy { $0.value["locations"]?["general-hospital"]?["records"]?.intValue ?? 0 > 0 })
+        #expect(patients.allSatisfy { PatientContract.holdsRecords($0.value, org: "general-hospital") })
         // Every encounter carries a service commitment that opens, with the site's secret, to its date.
         let secret = ServiceCommitment.secret(f.keys)
         var opened = 0

@@ -86,7 +86,7 @@ import Testing
         // The demographic hash `registerPatient` sends, computed here independently of the ledger.
         let demo = PatientIdentity(consortiumSecret: Array(repeating: 7, count: 32)).demographicHash(family: "f1", given: "g", birthDate: "1970-01-01")
         let expected: JSON = ["id": .string(pid), "demographic_hash": .string(demo), "consents": [:], "registered_at": .int(c.now),
-                              "locations": ["general-hospital": ["records": 0, "updated": .int(c.now)]]]
+                              "locations": ["general-hospital": ["since": .int(c.now)]]]
         #expect(stored?.textValue == expected.canonicalString)
         // A second custodian goes the long way (an existing entry) and adds its location.
         _ = try c.registerPatient(1, at: "city-medical")

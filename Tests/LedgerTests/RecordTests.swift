@@ -1,5 +1,5 @@
 import Foundation
-import Ledger
+@testable import Ledger
 import Testing
 
 @Suite struct RecordEncryptionTests {
@@ -37,9 +37,37 @@ import Testing
         // The plaintext is nowhere in the ledger file.
         let file = try Data(contentsOf: URL(fileURLWithPath: c.ledger.path))
         #expect(file.range(of: Data("chest pain".utf8)) == nil)
-        // Readers and writers are public; the patient's location index counts the record.
+        // Readers and writers are public; the patient's location index marks the site as holding records.
         #expect(record["readers"] == ["city-medical", "general-hospital"])
-        #expect(try c.ledger.value(StateKey.patient(pid))?["locations"]?["general-hospital"]?["records"] == 1)
+        let here = try c.ledger.value(StateKey.patient(pid))?["locations"]?["general-hospital"]
+        #expect(here?["records_since"] != nil && here?["since"] != nil)
+    }
+
+    /// The record-location index marks an organisation as holding a patient's records when its first
+    /// record of the patient commits, once: a registration alone does not mark it, a writer that never
+    /// registered the patient is added, and later records leave the patient's entry untouched.
+    @Test func locationIndexMarksRecordHoldersOnce() throws {
+        let c = try TestConsortium()
+        let pid = try c.registerPatient(1)
+        _ = try c.registerPatient(1, at: "city-medical")
+        var p = try #require(try c.ledger.value(StateKey.patient(pid)))
+        #expect(!PatientContract.holdsRecords(p, org: "general-hospital") && !PatientContract.holdsRecords(p, org: "city-medical"))
+        _ = try putNote(c, pid: pid)
+        p = try #require(try c.ledger.value(StateKey.patient(pid)))
+        #expect(PatientContract.holdsRecords(p, org: "general-hospital") && !PatientContract.holdsRecords(p, org: "city-medical"))
+        func versions() throws -> Int64? {
+            try c.ledger.db.scalar("SELECT count(*) FROM state_history WHERE key = ?", [.text(StateKey.patient(pid))])?.intValue
+        }
+        let before = try versions()
+        _ = try putNote(c, pid: pid, key: "note-2")
+        #expect(try versions() == before && before == 3) // registered here, registered there, marked
+        // A writer that never registered the patient: added to the index, holding records.
+        let other = try c.registerPatient(2)
+        let args = try RecordBatch.arguments(chain: c.genesis.chain, keysetID: "ks-city", readers: readers(c, ["city-medical"]), writers: ["city-medical"],
+                                             items: [.init(key: "city-note", patient: other, type: "clinical-note", plaintext: Array("x".utf8))])
+        try c.expectCommitted(c.signer("city-medical").sign("record.put", args))
+        p = try #require(try c.ledger.value(StateKey.patient(other)))
+        #expect(PatientContract.holdsRecords(p, org: "city-medical") && p["locations"]?["city-medical"]?["since"] != nil)
     }
 
     @Test func tamperedCiphertextOrCommitmentIsDetected() throws {
@@ -100,7 +128,7 @@ import Testing
         #expect(args["keysets"]?.arrayValue?.count == 1)
         try c.expectCommitted(c.signer("general-hospital").sign("record.put", args))
         #expect(try open(c, "enc-123", as: "general-hospital") == "{\"n\":123}")
-        #expect(try c.ledger.value(StateKey.patient(pids[0]))?["locations"]?["general-hospital"]?["records"] == 40)
+        #expect(try PatientContract.holdsRecords(c.ledger.value(StateKey.patient(pids[0]))!, org: "general-hospital"))
         // A batch's salts and nonces are drawn together: every record's nonce (the first 12 bytes of
         // its sealed form) must differ, and identical plaintexts must not seal alike.
         let same = (0..<300).map { RecordBatch.Item(key: "same-\($0)", patient: pids[0], type: "note", plaintext: Array("x".utf8)) }

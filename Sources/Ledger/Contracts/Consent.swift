@@ -83,9 +83,8 @@ public enum PatientContract {
         guard var p = try ctx.read(key) else {
             // A new patient (most registrations): the entry is written straight to its canonical
             // bytes, keys in order; `CommitPathTests.aNewPatientIsStoredAsTheDictionaryEncodes` checks the bytes.
-            var here = CanonicalObject(capacity: 40)
-            here.field("records", .int(0))
-            here.field("updated", .int(ctx.time))
+            var here = CanonicalObject(capacity: 24)
+            here.field("since", .int(ctx.time))
             var locations = CanonicalObject(capacity: 64)
             locations.field(ctx.sender.org, here)
             var o = CanonicalObject(capacity: 192 + ctx.sender.org.utf8.count)
@@ -100,21 +99,33 @@ public enum PatientContract {
         var locations = p["locations"]?.objectValue ?? [:]
         let created = locations[ctx.sender.org] == nil
         if created {
-            locations[ctx.sender.org] = ["records": 0, "updated": .int(ctx.time)]
+            locations[ctx.sender.org] = ["since": .int(ctx.time)]
             p = p.setting("locations", .object(locations))
             try ctx.write(key, p)
         }
         return created
     }
 
-    /// Adds `count` records to this organisation's entry in the record-location index.
-    static func noteRecords(_ ctx: ExecutionContext, patient: String, org: String, count: Int64) throws(TransactionError) {
+    /// Marks `org` in `pid`'s record-location index as holding records of the patient (adding the
+    /// organisation if it wrote a record without registering the patient). Written once, when the
+    /// organisation's first record of the patient commits: records are never removed, so the mark
+    /// never goes back. (An earlier version counted the records here; that rewrote the patient's
+    /// entry for every batch that touched the patient, 55,000 rewrites in a 20,000-patient load.)
+    static func noteHoldsRecords(_ ctx: ExecutionContext, patient: String, org: String) throws(TransactionError) {
         guard var p = try ctx.read(StateKey.patient(patient)) else { throw .rejected("patient \(patient) is not registered") }
         var locations = p["locations"]?.objectValue ?? [:]
-        let n = locations[org]?["records"]?.intValue ?? 0
-        locations[org] = ["records": .int(n + count), "updated": .int(ctx.time)]
+        var here = locations[org]?.objectValue ?? [:]
+        guard here["records_since"] == nil else { return }
+        if here["since"] == nil { here["since"] = .int(ctx.time) }
+        here["records_since"] = .int(ctx.time)
+        locations[org] = .object(here)
         p = p.setting("locations", .object(locations))
         try ctx.write(StateKey.patient(patient), p)
+    }
+
+    /// Whether `org` holds records of the patient whose entry is `patient`, by the record-location index.
+    public static func holdsRecords(_ patient: JSON, org: String) -> Bool {
+        patient["locations"]?[org]?["records_since"] != nil
     }
 }
 

@@ -30,7 +30,7 @@ enum RecordContract {
         guard !records.isEmpty, records.count <= maxRecordsPerTransaction else {
             throw .malformed("records must hold 1 to \(maxRecordsPerTransaction) entries")
         }
-        var newPerPatient: [String: Int64] = [:]
+        var newPerPatient = Set<String>()
         var seen = Set<String>()
         for r in records {
             let a = Args(r)
@@ -69,12 +69,12 @@ enum RecordContract {
                 guard version == 1 else { throw .rejected("new record \(key) must have version 1") }
                 guard writers.contains(ctx.sender.org) else { throw .unauthorised("the creating organisation must be a writer of record \(key)") }
                 // A patient is checked once per transaction, and only for being there (not parsed).
-                if newPerPatient[patient] == nil {
+                if !newPerPatient.contains(patient) {
                     guard PatientContract.isPseudonym(patient), try ctx.exists(StateKey.patient(patient)) else {
                         throw .rejected("patient of record \(key) is not registered")
                     }
+                    newPerPatient.insert(patient)
                 }
-                newPerPatient[patient, default: 0] += 1
             }
             // Written in canonical key order straight to bytes (a thousand per bulk transaction).
             var stored = CanonicalObject(capacity: sealed.utf8.count + 384)
@@ -97,8 +97,8 @@ enum RecordContract {
                 try ctx.write(StateKey.record(key), stored)
             }
         }
-        for (patient, n) in newPerPatient.sorted(by: { $0.key < $1.key }) {
-            try PatientContract.noteRecords(ctx, patient: patient, org: ctx.sender.org, count: n)
+        for patient in newPerPatient.sorted() {
+            try PatientContract.noteHoldsRecords(ctx, patient: patient, org: ctx.sender.org)
         }
         return ["records": .int(Int64(records.count))]
     }
