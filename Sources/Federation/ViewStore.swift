@@ -19,6 +19,12 @@ public final class ViewStore {
     let checkpointer: BackgroundCheckpointer
     /// Data keys this organisation can unwrap, by keyset id (nil: not a reader).
     private var dataKeys: [String: SymmetricKey?] = [:]
+    /// Each patient's region (from their first patient row by record key), as of `regionsHeight`:
+    /// carried from one group of blocks to the next, since a bulk load's encounters arrive in many
+    /// groups and each looked its patients up again. Kept only while this store is the one applying
+    /// blocks (a height it did not write empties it) and bounded like `dataKeys`.
+    private var regions: [String: String?] = [:]
+    private var regionsHeight: Int64 = -1
     private var statements: [String: Statement] = [:]
     private let catchUpLock = NSRecursiveLock()
 
@@ -183,11 +189,16 @@ public final class ViewStore {
     public func apply(_ blocks: [Block], ledger: Ledger) throws -> Int {
         guard let first = blocks.first else { return 0 }
         var materialised = 0
-        try db.transaction {
+        let known = try db.transaction {
             // Checked under the write lock: another process may share this view file.
             let current = height
             guard first.header.height == current + 1 else { throw LedgerError.invalidBlock(height: first.header.height, "views are at height \(current)") }
-            var scratch = BlockScratch()
+            if current != regionsHeight || regions.count > 200_000 { regions.removeAll() }
+            // Moved, not copied (a copy would duplicate the dictionary at its first write); on
+            // failure the store starts again without it.
+            var scratch = BlockScratch(regions: regions)
+            regions = [:]
+            regionsHeight = -1
             var expected = first.header.height
             for block in blocks {
                 let h = block.header.height
@@ -208,7 +219,11 @@ public final class ViewStore {
                     .run([.integer(Int64(scratch.withoutView))])
             }
             try stmt("UPDATE v_meta SET value = ? WHERE key = 'height'").run([.text(String(expected - 1))])
+            return scratch.regions
         }
+        // Taken on only once the transaction has committed.
+        regions = known
+        regionsHeight = blocks.last!.header.height
         return materialised
     }
 
@@ -226,7 +241,7 @@ public final class ViewStore {
 
     /// What one group of blocks' materialisation remembers between records: records without a view
     /// (counted once per group) and each patient's region once looked up (forgotten when a patient
-    /// row for them is written).
+    /// row for them is written; carried to the next group, see `regions`).
     struct BlockScratch {
         var withoutView = 0
         var regions: [String: String?] = [:]

@@ -68,9 +68,19 @@ public enum Envelope {
         }
     }
 
-    static func recordAAD(keyset: String, key: String, version: Int64) -> Data {
-        Data("tally/record/v1|\(keyset)|\(key)|\(version)".utf8)
+    static func recordAAD(keyset: String, key: String, version: Int64) -> [UInt8] {
+        // `tally/record/v1|KEYSET|KEY|VERSION`, built in one buffer (once per record sealed or opened).
+        var out = [UInt8]()
+        out.reserveCapacity(recordAADPrefix.count + keyset.utf8.count + key.utf8.count + 22)
+        out.append(contentsOf: recordAADPrefix)
+        out.append(contentsOf: keyset.utf8)
+        out.append(0x7C)
+        out.append(contentsOf: key.utf8)
+        out.append(0x7C)
+        out.append(contentsOf: String(version).utf8)
+        return out
     }
+    private static let recordAADPrefix = Array("tally/record/v1|".utf8)
 
     public static func commitment(salt: some DataProtocol, plaintext: some DataProtocol) -> Hash32 {
         var h = SHA256()

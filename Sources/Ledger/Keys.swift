@@ -64,8 +64,16 @@ public struct PublicSigningKey: Hashable, Sendable {
         isValid(signature: signature, domain: SigningDomain.aggregate, for: message)
     }
 
-    func isValid<M: Collection<UInt8>>(signature: [UInt8], domain: [UInt8], for message: M) -> Bool {
-        isValid(signature: signature, message: domain + message)
+    func isValid(signature: [UInt8], domain: [UInt8], for message: [UInt8]) -> Bool {
+        isValid(signature: signature, domain: domain, for: message[...])
+    }
+
+    func isValid(signature: [UInt8], domain: [UInt8], for message: ArraySlice<UInt8>) -> Bool {
+        var m = [UInt8]()
+        m.reserveCapacity(domain.count + message.count)
+        m.append(contentsOf: domain)
+        m.append(contentsOf: message)
+        return isValid(signature: signature, message: m)
     }
 
     /// Checks a signature over a message that already starts with its domain.

@@ -30,6 +30,47 @@ import Testing
         #expect(try other.count("patients") == 0)
     }
 
+    /// An encounter without a region takes its patient's (from the first patient row by record key).
+    /// The views remember regions from one group of blocks to the next: a patient row written later
+    /// must change what later encounters get, and blocks applied by another store on the same file
+    /// must not leave this store with regions it did not see written.
+    @Test func encounterRegionsFollowPatientRowsAcrossGroups() throws {
+        let p = try Population()
+        try p.seed(3)
+        let pid = p.patients[0]
+        let gh = p.signers["general-hospital"]!
+        let readers = ["general-hospital": p.orgs["general-hospital"]!.agreement.publicKeyBase64]
+        func put(_ items: [RecordBatch.Item], _ ks: String) throws {
+            try p.commit(gh.sign("record.put", try RecordBatch.arguments(chain: p.genesis.chain, keysetID: ks, readers: readers, writers: ["general-hospital"], items: items)))
+        }
+        func encounter(_ n: Int) -> RecordBatch.Item {
+            .init(key: "gh/encounter/x\(n)", patient: pid, type: "Encounter", plaintext: RecordPayload.encounter(id: "X\(n)", date: "2026-09-21", kind: "ambulatory", region: nil).bytes)
+        }
+        func region(_ n: Int) throws -> String? {
+            try p.views.database.scalar("SELECT region FROM v_encounters WHERE encounter_id = ?", [.text("X\(n)")])?.textValue
+        }
+        let before = try p.views.database.scalar("SELECT region FROM v_patients WHERE patient_id = ? ORDER BY record_key LIMIT 1", [.text(pid)])?.textValue
+        try put([encounter(1)], "ks-r1")
+        try p.views.catchUp(p.ledger)
+        #expect(try region(1) == before && before != nil)
+        // A patient row that sorts first ("gh/patient/" < "gh/patient/0"), in another region.
+        try put([.init(key: "gh/patient/", patient: pid, type: "Patient", plaintext: RecordPayload.patient(birthDate: "1970-01-01", sex: "F", region: "ZZ-moved", zip3: "999", deceased: false).bytes)], "ks-r2")
+        try p.views.catchUp(p.ledger)
+        try put([encounter(2)], "ks-r3")
+        try p.views.catchUp(p.ledger)
+        #expect(try region(2) == "ZZ-moved")
+        // Another store on the same file applies the next blocks; this one must not use what it remembered.
+        let twin = try ViewStore(path: p.views.path, org: "general-hospital", chain: p.genesis.chain, agreementKey: p.orgs["general-hospital"]!.agreement)
+        try put([.init(key: "gh/patient", patient: pid, type: "Patient", plaintext: RecordPayload.patient(birthDate: "1970-01-01", sex: "F", region: "ZZ-twin", zip3: "999", deceased: false).bytes)], "ks-r4")
+        try twin.catchUp(p.ledger)
+        try put([encounter(3)], "ks-r5")
+        try p.views.catchUp(p.ledger)
+        #expect(try region(3) == "ZZ-twin")
+        let rebuilt = try ViewStore.rebuild(path: p.dir.appendingPathComponent("rebuilt-regions.sqlite").path, org: "general-hospital", chain: p.genesis.chain,
+                                            agreementKey: p.orgs["general-hospital"]!.agreement, ledger: p.ledger)
+        #expect(try rebuilt.contentDigest() == p.views.contentDigest())
+    }
+
     @Test func aRecordThatDoesNotOpenStopsTheViewsAtTheBlockBefore() throws {
         let p = try Population()
         try p.seed(20)

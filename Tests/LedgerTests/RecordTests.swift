@@ -70,6 +70,13 @@ import Testing
         #expect(PatientContract.holdsRecords(p, org: "city-medical") && p["locations"]?["city-medical"]?["since"] != nil)
     }
 
+    /// The associated data binding a sealed record to its keyset, key and version, byte for byte as
+    /// records already on ledgers were sealed with.
+    @Test func recordAssociatedDataIsStable() {
+        #expect(Envelope.recordAAD(keyset: "ks-1", key: "general-hospital/Encounter/é", version: 12) == Array("tally/record/v1|ks-1|general-hospital/Encounter/é|12".utf8))
+        #expect(Envelope.recordAAD(keyset: "", key: "", version: -1) == Array("tally/record/v1|||-1".utf8))
+    }
+
     @Test func tamperedCiphertextOrCommitmentIsDetected() throws {
         let c = try TestConsortium()
         let pid = try c.registerPatient(1)
