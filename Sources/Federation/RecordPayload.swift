@@ -52,21 +52,29 @@ public enum RecordPayload: Equatable, Sendable {
     public struct DecodeError: Error, CustomStringConvertible { public let description: String }
 
     public init(bytes: [UInt8]) throws {
-        let j: JSON
-        do { j = try JSON.parse(bytes) } catch { throw DecodeError(description: "record payload is not canonical JSON") }
+        // Payloads are written canonical and flat: read field by field, without a dictionary (the
+        // views decode one per record). Anything else is parsed in full; both look fields up alike.
+        let field: (String) -> JSON?
+        if let flat = JSON.canonicalFlatObject(bytes) {
+            field = { k in flat.first { $0.key == k }?.value }
+        } else {
+            let j: JSON
+            do { j = try JSON.parse(bytes) } catch { throw DecodeError(description: "record payload is not canonical JSON") }
+            field = { j[$0] }
+        }
         func s(_ k: String) throws -> String {
-            guard let v = j[k]?.stringValue else { throw DecodeError(description: "record payload lacks \(k)") }
+            guard let v = field(k)?.stringValue else { throw DecodeError(description: "record payload lacks \(k)") }
             return v
         }
-        func o(_ k: String) -> String? { j[k]?.stringValue }
-        switch j["resourceType"]?.stringValue {
-        case "Patient": self = .patient(birthDate: try s("birth_date"), sex: try s("sex"), region: try s("region"), zip3: try s("zip3"), deceased: j["deceased"]?.boolValue ?? false)
+        func o(_ k: String) -> String? { field(k)?.stringValue }
+        switch field("resourceType")?.stringValue {
+        case "Patient": self = .patient(birthDate: try s("birth_date"), sex: try s("sex"), region: try s("region"), zip3: try s("zip3"), deceased: field("deceased")?.boolValue ?? false)
         case "Encounter": self = .encounter(id: try s("id"), date: try s("date"), kind: try s("class"), region: o("region"))
         case "Condition": self = .condition(encounter: o("encounter"), system: try s("system"), code: try s("code"), onset: o("onset"))
         case "MedicationRequest": self = .medication(system: try s("system"), code: try s("code"), drugClass: o("drug_class"), start: o("start"), end: o("end"))
         case "Immunization": self = .immunization(system: try s("system"), code: try s("code"), date: try s("date"))
         case "Claim":
-            guard let amount = j["amount"]?.intValue else { throw DecodeError(description: "claim lacks amount") }
+            guard let amount = field("amount")?.intValue else { throw DecodeError(description: "claim lacks amount") }
             self = .claim(id: try s("id"), provider: try s("provider"), procedureCode: try s("procedure_code"), serviceDate: try s("service_date"), amountCents: amount)
         default: throw DecodeError(description: "unknown record type")
         }

@@ -165,6 +165,28 @@ extension JSON {
         return v
     }
 
+    /// The fields of a canonical JSON object whose values are all scalars (strings, numbers,
+    /// booleans, null), in key order, without building a dictionary. Nil for anything else (not an
+    /// object, not canonical, a nested value): callers then take the general path, which also names
+    /// the fault. Small fixed-shape payloads, decoded by the thousand, are read this way.
+    public static func canonicalFlatObject(_ bytes: [UInt8]) -> [(key: String, value: JSON)]? {
+        var p = Parser(bytes: bytes, maxDepth: 1, canonical: true)
+        guard p.skip("{") else { return nil }
+        var out: [(key: String, value: JSON)] = []
+        out.reserveCapacity(8)
+        if p.skip("}") { return p.i == bytes.count ? out : nil }
+        while true {
+            guard p.i < bytes.count, bytes[p.i] == 0x22, let k = try? p.string() else { return nil }
+            if let last = out.last, !JSON.utf8Less(last.key, k) { return nil }
+            guard p.skip(":"), p.i < bytes.count, bytes[p.i] != 0x7B, bytes[p.i] != 0x5B,
+                  let v = try? p.value(depth: 1) else { return nil }
+            out.append((k, v))
+            if p.skip(",") { continue }
+            guard p.skip("}"), p.i == bytes.count else { return nil }
+            return out
+        }
+    }
+
     struct Parser {
         let bytes: [UInt8]
         let maxDepth: Int

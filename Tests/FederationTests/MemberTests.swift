@@ -329,4 +329,52 @@ import Testing
             #expect(try RecordPayload(bytes: p.bytes) == p)
         }
     }
+
+    /// Payloads are read field by field when they are canonical and flat. Whenever that reader
+    /// answers, it must give the general parser's fields; on seeded payloads with awkward text it
+    /// must answer, and on damaged or reshaped copies (white space, keys out of order or repeated,
+    /// nesting, truncation) decoding must still give the general path's verdict.
+    @Test func fieldByFieldReadingAgreesWithTheGeneralParser() throws {
+        var rng = SeededGenerator(seed: 20261202)
+        let texts = ["", "a", "é", "q\"uote", "back\\slash", "tab\t", "\u{1}", "😀", "2026-01-01", "{\"x\":1}"]
+        func text() -> String { texts.randomElement(using: &rng)! + String(Int.random(in: 0...99, using: &rng)) }
+        func maybe() -> String? { Bool.random(using: &rng) ? nil : text() }
+        func payload() -> RecordPayload {
+            switch Int.random(in: 0..<6, using: &rng) {
+            case 0: return .patient(birthDate: text(), sex: text(), region: text(), zip3: text(), deceased: Bool.random(using: &rng))
+            case 1: return .encounter(id: text(), date: text(), kind: text(), region: maybe())
+            case 2: return .condition(encounter: maybe(), system: text(), code: text(), onset: maybe())
+            case 3: return .medication(system: text(), code: text(), drugClass: maybe(), start: maybe(), end: maybe())
+            case 4: return .immunization(system: text(), code: text(), date: text())
+            default: return .claim(id: text(), provider: text(), procedureCode: text(), serviceDate: text(), amountCents: Int64.random(in: -1_000...1_000_000, using: &rng))
+            }
+        }
+        func general(_ b: [UInt8]) -> RecordPayload? {
+            guard let j = try? JSON.parse(b), case .object = j else { return nil }
+            return try? RecordPayload(bytes: j.canonicalBytes) // re-encoded canonically: the same fields
+        }
+        var answered = 0, reshaped = 0
+        for _ in 0..<2_000 {
+            let p = payload()
+            let flat = try #require(JSON.canonicalFlatObject(p.bytes))
+            #expect(JSON.object(Dictionary(uniqueKeysWithValues: flat.map { ($0.key, $0.value) })) == (try JSON.parse(p.bytes)))
+            #expect(try RecordPayload(bytes: p.bytes) == p)
+            answered += 1
+            var b = p.bytes
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0: b.insert(0x20, at: Int.random(in: 0...b.count, using: &rng))
+            case 1: b = Array(#"{"z":1,"#.utf8) + b.dropFirst()
+            case 2: b = Array(#"{"aa":[1],"#.utf8) + b.dropFirst()
+            case 3: b = Array(b.prefix(Int.random(in: 0..<b.count, using: &rng)))
+            default: b = Array(#"{"amount":{"n":1},"#.utf8) + b.dropFirst()
+            }
+            if let f = JSON.canonicalFlatObject(b) {
+                #expect(JSON.object(Dictionary(uniqueKeysWithValues: f.map { ($0.key, $0.value) })) == (try JSON.parse(b)))
+            } else {
+                reshaped += 1
+            }
+            #expect((try? RecordPayload(bytes: b)) == general(b))
+        }
+        #expect(answered == 2_000 && reshaped > 1_000)
+    }
 }
