@@ -238,7 +238,7 @@ public final class FHIRIngest {
 
         // Pass 2: everything else, with references checked, then sealed, signed and committed in
         // batches: one signature and one wrapped data key per batch. Sealing and signing the next
-        // batch runs here while a committer thread commits the previous one (at most two batches
+        // batch runs here while a committer thread commits earlier ones (a bounded number of bytes
         // wait); batches commit in order, and the first refusal stops the load. The export is mapped
         // a chunk at a time, so the first batches commit while the rest is still being mapped.
         var encounters = Set<String>()
@@ -409,12 +409,13 @@ public final class FHIRIngest {
         }
     }
 
-    /// Commits signed batches in order on a thread of its own; at most `depth` wait.
+    /// Commits signed batches in order on a thread of its own; at most `maxQueuedBytes` wait.
     final class Committer: @unchecked Sendable {
         private let submit: ([Transaction]) throws -> [Submission]
         private let progress: (Int) -> Void
         private let cond = NSCondition()
         private var queue: [Job] = []
+        private var queuedBytes = 0
         struct Job { var tx: Transaction; var records: Int; var types: [String: Int]; var what: String }
         private var busy = false
         private var failure: Error?
@@ -422,7 +423,13 @@ public final class FHIRIngest {
         private var done = 0
         private(set) var transactions = 0
         private(set) var loaded: [String: Int] = [:]
-        let depth = 2
+        /// Signed bytes that may wait (one batch always may): enough for the sealing thread to run
+        /// ahead while a slow stretch commits, such as the patient registrations at the start,
+        /// which are many small transactions. A 1,000-record batch is about half a megabyte.
+        let maxQueuedBytes = 8 << 20
+        /// Signed bytes committed together in one block, at most (one batch always is): two record
+        /// batches, or a run of registrations.
+        let maxBlockBytes = 5 << 18
 
         init(submit: @escaping ([Transaction]) throws -> [Submission], progress: @escaping (Int) -> Void) {
             self.submit = submit
@@ -432,12 +439,13 @@ public final class FHIRIngest {
             t.start()
         }
 
-        /// Queues `tx` (waits while `depth` are queued); `what` names it in the error if it is refused.
+        /// Queues `tx` (waits while too much is queued); `what` names it in the error if it is refused.
         func enqueue(_ tx: Transaction, records: Int, types: [String: Int], what: String) throws {
             try cond.withLock {
-                while queue.count >= depth && failure == nil { cond.wait() }
+                while !queue.isEmpty && queuedBytes + tx.bytes.count > maxQueuedBytes && failure == nil { cond.wait() }
                 if let f = failure { throw f }
                 queue.append(Job(tx: tx, records: records, types: types, what: what))
+                queuedBytes += tx.bytes.count
                 cond.broadcast()
             }
         }
@@ -462,8 +470,17 @@ public final class FHIRIngest {
                     while queue.isEmpty && !stopped { cond.wait() }
                     guard !stopped || !queue.isEmpty, failure == nil else { return nil }
                     busy = true
-                    defer { queue.removeAll() }
-                    return queue
+                    var n = 1, bytes = queue[0].tx.bytes.count
+                    while n < queue.count, bytes + queue[n].tx.bytes.count <= maxBlockBytes {
+                        bytes += queue[n].tx.bytes.count
+                        n += 1
+                    }
+                    defer {
+                        queue.removeFirst(n)
+                        queuedBytes -= bytes
+                        cond.broadcast()
+                    }
+                    return Array(queue.prefix(n))
                 }
                 guard let jobs else { return }
                 do {
@@ -483,7 +500,7 @@ public final class FHIRIngest {
                     }
                     progress(d)
                 } catch {
-                    cond.withLock { failure = error; busy = false; queue.removeAll(); cond.broadcast() }
+                    cond.withLock { failure = error; busy = false; queue.removeAll(); queuedBytes = 0; cond.broadcast() }
                     return
                 }
             }
