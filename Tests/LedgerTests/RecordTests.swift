@@ -68,6 +68,9 @@ import Testing
         try c.expectCommitted(c.signer("city-medical").sign("record.put", args))
         p = try #require(try c.ledger.value(StateKey.patient(other)))
         #expect(PatientContract.holdsRecords(p, org: "city-medical") && p["locations"]?["city-medical"]?["since"] != nil)
+        // Entries from before the mark counted records instead.
+        #expect(PatientContract.holdsRecords(["locations": ["gh": ["records": 3, "updated": 1]]], org: "gh"))
+        #expect(!PatientContract.holdsRecords(["locations": ["gh": ["records": 0, "updated": 1]]], org: "gh"))
     }
 
     /// The associated data binding a sealed record to its keyset, key and version, byte for byte as

@@ -123,9 +123,11 @@ public enum PatientContract {
         try ctx.write(StateKey.patient(patient), p)
     }
 
-    /// Whether `org` holds records of the patient whose entry is `patient`, by the record-location index.
+    /// Whether `org` holds records of the patient whose entry is `patient`, by the record-location
+    /// index. Entries written before the mark existed counted records instead (`records`).
     public static func holdsRecords(_ patient: JSON, org: String) -> Bool {
-        patient["locations"]?[org]?["records_since"] != nil
+        guard let here = patient["locations"]?[org] else { return false }
+        return here["records_since"] != nil || (here["records"]?.intValue ?? 0) > 0
     }
 }
 

@@ -30,7 +30,7 @@ enum RecordContract {
         guard !records.isEmpty, records.count <= maxRecordsPerTransaction else {
             throw .malformed("records must hold 1 to \(maxRecordsPerTransaction) entries")
         }
-        var newPerPatient = Set<String>()
+        var patientsWithNewRecords = Set<String>()
         var seen = Set<String>()
         for r in records {
             let a = Args(r)
@@ -69,11 +69,11 @@ enum RecordContract {
                 guard version == 1 else { throw .rejected("new record \(key) must have version 1") }
                 guard writers.contains(ctx.sender.org) else { throw .unauthorised("the creating organisation must be a writer of record \(key)") }
                 // A patient is checked once per transaction, and only for being there (not parsed).
-                if !newPerPatient.contains(patient) {
+                if !patientsWithNewRecords.contains(patient) {
                     guard PatientContract.isPseudonym(patient), try ctx.exists(StateKey.patient(patient)) else {
                         throw .rejected("patient of record \(key) is not registered")
                     }
-                    newPerPatient.insert(patient)
+                    patientsWithNewRecords.insert(patient)
                 }
             }
             // Written in canonical key order straight to bytes (a thousand per bulk transaction).
@@ -92,12 +92,12 @@ enum RecordContract {
             stored.field("written_at", .int(ctx.time))
             if isNew {
                 // Absent a moment ago (read above), and written once per transaction (`seen`): version 1.
-                try ctx.write(StateKey.record(key), stored, version: 1)
+                ctx.write(StateKey.record(key), stored, version: 1)
             } else {
                 try ctx.write(StateKey.record(key), stored)
             }
         }
-        for patient in newPerPatient.sorted() {
+        for patient in patientsWithNewRecords.sorted() {
             try PatientContract.noteHoldsRecords(ctx, patient: patient, org: ctx.sender.org)
         }
         return ["records": .int(Int64(records.count))]
