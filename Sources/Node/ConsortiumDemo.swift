@@ -147,8 +147,9 @@ public final class ConsortiumDemo {
         }
 
         say("\n== Every node's ledger")
-        let finalHeight = try c.directories["pharmacorp"]!.openLedger().height
-        _ = c.waitForHeight(finalHeight)
+        // Query outcomes are recorded a moment after their queries (`audit.result`): wait until none
+        // is left and every node holds the same blocks, then stop them.
+        let finalHeight = try c.waitUntilSettled() ?? c.directories["pharmacorp"]!.openLedger().height
         c.stopAll()
         var heads = Set<String>()
         var verified = true

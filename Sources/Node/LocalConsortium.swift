@@ -136,6 +136,21 @@ public final class LocalConsortium {
         poll(seconds: seconds) { specs.filter { isRunning($0.org) }.allSatisfy { (status($0.org)?["height"]?.intValue ?? -1) >= height } }
     }
 
+    /// Waits (≤ `seconds`) until every running node has no query outcome left to record and all
+    /// stand at one height: nothing is still on its way to the ledger. Returns that height, or nil.
+    public func waitUntilSettled(seconds: Double = 60) -> Int64? {
+        var settled: Int64?
+        _ = poll(seconds: seconds) {
+            let all = specs.filter { isRunning($0.org) }.map { status($0.org) }
+            guard !all.isEmpty, all.allSatisfy({ $0 != nil }) else { return false }
+            let heights = Set(all.map { $0!["height"]?.intValue ?? -1 })
+            guard heights.count == 1, all.allSatisfy({ ($0!["pending_outcomes"]?.intValue ?? 0) == 0 }) else { return false }
+            settled = heights.first
+            return true
+        }
+        return settled
+    }
+
     // MARK: acting as each organisation
 
     /// Forgets the cached signers, after other programs (the CLI) signed for the organisations.

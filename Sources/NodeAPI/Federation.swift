@@ -29,6 +29,8 @@ public final class FederationServices: @unchecked Sendable {
     /// Query outcomes waiting to be recorded (`audit.result`), off the requester's path; bounded.
     private let outcomes = NSCondition()
     private var outcomeQueue: [(entry: JSON, queued: Date)] = []
+    /// Outcomes taken off the queue by the flushing thread and not yet submitted.
+    private var outcomesInFlight = 0
     /// How long an outcome waits for a query submission to carry it before it is recorded alone.
     public var outcomeFlushAfter: TimeInterval = 2
     private var outcomeThread: Thread?
@@ -314,7 +316,7 @@ public final class FederationServices: @unchecked Sendable {
                     if !outcomeQueue.isEmpty { log("\(outcomeQueue.count) query outcome(s) not recorded: node stopping") }
                     return nil
                 }
-                defer { outcomeQueue.removeAll() }
+                defer { outcomesInFlight = outcomeQueue.count; outcomeQueue.removeAll() }
                 return outcomeQueue
             }
             guard let due else { return }
@@ -322,12 +324,14 @@ public final class FederationServices: @unchecked Sendable {
                 do { _ = try submitAsOrganisation("audit.result", entry) } catch {
                     log("outcome of \(entry["query"]?.stringValue ?? "?") not recorded: \(error)")
                 }
+                outcomes.withLock { outcomesInFlight -= 1 }
             }
         }
     }
 
-    /// Outcomes not yet recorded on the ledger (tests and shutdown wait for zero).
-    public var pendingOutcomes: Int { outcomes.withLock { outcomeQueue.count } }
+    /// Outcomes not yet recorded on the ledger, waiting or being submitted (tests, shutdown and
+    /// `tally demo` wait for zero; `/v1/status` reports it as `pending_outcomes`).
+    public var pendingOutcomes: Int { outcomes.withLock { outcomeQueue.count + outcomesInFlight } }
 
     /// Active members that hold patient records (custodian kinds: hospitals, clinics).
     func custodians() -> [String] {

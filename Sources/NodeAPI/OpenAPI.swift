@@ -868,6 +868,10 @@ enum OpenAPIDocument {
      },
      "leader_api": {
       "type": "string"
+     },
+     "pending_outcomes": {
+      "type": "integer",
+      "description": "Query outcomes this node has yet to record on the ledger (audit.result)."
      }
     }
    },

@@ -298,6 +298,7 @@ public struct NodeAPI: Sendable {
             if let a = apiAddresses[l] { o["leader_api"] = .string(a) }
         }
         if let f = node.failure { o["failure"] = .string(f) }
+        if let f = federation { o["pending_outcomes"] = .int(Int64(f.pendingOutcomes)) }
         return .object(o)
     }
 
