@@ -110,7 +110,7 @@ public enum PatientContract {
     /// organisation if it wrote a record without registering the patient). Written once, when the
     /// organisation's first record of the patient commits: records are never removed, so the mark
     /// never goes back. (An earlier version counted the records here; that rewrote the patient's
-    /// entry for every batch that touched the patient, 55,000 rewrites in a 20,000-patient load.)
+    /// entry for every block that touched the patient: 55,600 state rows in a 20,000-patient load.)
     static func noteHoldsRecords(_ ctx: ExecutionContext, patient: String, org: String) throws(TransactionError) {
         guard var p = try ctx.read(StateKey.patient(patient)) else { throw .rejected("patient \(patient) is not registered") }
         var locations = p["locations"]?.objectValue ?? [:]
