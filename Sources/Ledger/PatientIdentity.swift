@@ -15,10 +15,6 @@ public struct PatientIdentity: @unchecked Sendable {
         keyed = HMAC<SHA256>(key: SymmetricKey(data: consortiumSecret))
     }
 
-    private func mac(_ msg: String) -> [UInt8] {
-        macDigest(msg).withUnsafeBytes { Array($0) }
-    }
-
     private func macDigest(_ msg: String) -> HashedAuthenticationCode<SHA256> {
         var h = keyed
         var msg = msg
@@ -74,6 +70,6 @@ public struct PatientIdentity: @unchecked Sendable {
     /// Keyed hash of family name, given name and birth date, for probabilistic matching across sites.
     public func demographicHash(family: String, given: String, birthDate: String) -> String {
         let msg = "tally/demographic/v1|\(PatientIdentity.normalise(family))|\(PatientIdentity.normalise(given))|\(birthDate)"
-        return mac(msg).hexString
+        return macHex(msg, prefix: "", digits: 64)
     }
 }

@@ -114,8 +114,6 @@ final class StateStore: StateReader {
     private let scanStmt: Statement
     /// Parsed committed values; the ledger is the only writer, so it stays coherent.
     private var cache: [String: StateEntry?] = [:]
-    /// Absent keys of the uncached namespaces, looked up since the last commit (see `remember`).
-    private var recentMisses = Set<String>()
     private let cacheLimit = 200_000
 
     init(db: Database) throws {
@@ -128,7 +126,6 @@ final class StateStore: StateReader {
 
     func entry(_ key: String) throws -> StateEntry? {
         if let e = cache[key] { return e }
-        if recentMisses.contains(key) { return nil }
         try getStmt.bind([.text(key)])
         defer { getStmt.reset() }
         guard try getStmt.step() else {
@@ -175,7 +172,6 @@ final class StateStore: StateReader {
 
     /// Called after the SQLite transaction that wrote `writes` committed.
     func didCommit(_ writes: StateWrites) {
-        recentMisses.removeAll(keepingCapacity: true)
         if cache.count + writes.entries.count > cacheLimit { cache.removeAll(keepingCapacity: true) }
         for (k, e) in writes.entries where StateStore.caches(k) { cache[k] = .some(e) }
     }
@@ -191,21 +187,10 @@ final class StateStore: StateReader {
         !uncachedNamespaces.contains { key.hasPrefix($0) }
     }
 
-    func forgetCache() {
-        cache.removeAll()
-        recentMisses.removeAll()
-    }
+    func forgetCache() { cache.removeAll() }
 
     private func remember(_ key: String, _ e: StateEntry?) {
-        guard StateStore.caches(key) else {
-            // Kept until the next commit only: a record is read (absent) and then versioned (read
-            // again) while its block is built; a commit may write it, so the set empties then.
-            if e == nil {
-                if recentMisses.count >= cacheLimit { recentMisses.removeAll(keepingCapacity: true) }
-                recentMisses.insert(key)
-            }
-            return
-        }
+        guard StateStore.caches(key) else { return }
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[key] = .some(e)
     }

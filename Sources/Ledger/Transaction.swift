@@ -263,8 +263,8 @@ public struct Transaction: Sendable {
     }
 
     /// Verifies the signature now and marks the transaction checked, so the ledger does not verify
-    /// it again while it builds the block: bulk ingest verifies each 1,000-record batch on the thread
-    /// that signed it, not on the one thread every block waits for.
+    /// it again while it builds the block (admission does this on all cores; bulk ingest signs with
+    /// `check` instead, on the thread that signs).
     public mutating func checkSignature() -> Bool {
         if !signatureChecked { signatureChecked = verifySignature() }
         return signatureChecked

@@ -21,8 +21,8 @@ import Testing
         #expect(try c.expectRefused(Self.register(doc, 4)) == .unknownSender("general-hospital/dr-a"))
     }
 
-    /// Records are not kept in the state cache; their misses are remembered until the next commit
-    /// only. A record looked up while absent is found once a block writes it, and its versions advance.
+    /// Records are not kept in the state cache, present or absent: a record looked up while absent
+    /// is found once a block writes it, and its versions advance.
     @Test func aRecordLookedUpWhileAbsentIsFoundOnceWritten() throws {
         let c = try TestConsortium()
         let pid = try c.registerPatient(1)

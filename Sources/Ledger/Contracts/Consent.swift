@@ -111,8 +111,9 @@ public enum PatientContract {
     /// organisation's first record of the patient commits: records are never removed, so the mark
     /// never goes back. (An earlier version counted the records here; that rewrote the patient's
     /// entry for every block that touched the patient: 55,600 state rows in a 20,000-patient load.)
-    static func noteHoldsRecords(_ ctx: ExecutionContext, patient: String, org: String) throws(TransactionError) {
-        guard var p = try ctx.read(StateKey.patient(patient)) else { throw .rejected("patient \(patient) is not registered") }
+    /// `entry` is the patient's entry as this transaction read it (`record.put` writes no patient entry).
+    static func noteHoldsRecords(_ ctx: ExecutionContext, patient: String, entry: JSON, org: String) throws(TransactionError) {
+        var p = entry
         var locations = p["locations"]?.objectValue ?? [:]
         var here = locations[org]?.objectValue ?? [:]
         guard here["records_since"] == nil else { return }

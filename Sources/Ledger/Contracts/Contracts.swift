@@ -166,10 +166,6 @@ extension ExecutionContext {
     func write(_ key: String, _ value: CanonicalObject, version: Int64) {
         put(key, encoded: value.bytes, version: version)
     }
-    /// Whether `key` holds a value, without parsing it.
-    func exists(_ key: String) throws(TransactionError) -> Bool {
-        do { return try entry(key) != nil } catch { throw .rejected("state unreadable") }
-    }
     func record(_ subject: String, _ event: String, _ detail: [String: JSON]) throws(TransactionError) {
         do { try audit(subject, event, detail) } catch { throw .rejected("state unwritable") }
     }

@@ -30,7 +30,8 @@ enum RecordContract {
         guard !records.isEmpty, records.count <= maxRecordsPerTransaction else {
             throw .malformed("records must hold 1 to \(maxRecordsPerTransaction) entries")
         }
-        var patientsWithNewRecords = Set<String>()
+        // The entries of patients with new records here, each read once (the marker below needs it too).
+        var patientsWithNewRecords: [String: JSON] = [:]
         var seen = Set<String>()
         for r in records {
             let a = Args(r)
@@ -68,12 +69,11 @@ enum RecordContract {
                 isNew = true
                 guard version == 1 else { throw .rejected("new record \(key) must have version 1") }
                 guard writers.contains(ctx.sender.org) else { throw .unauthorised("the creating organisation must be a writer of record \(key)") }
-                // A patient is checked once per transaction, and only for being there (not parsed).
-                if !patientsWithNewRecords.contains(patient) {
-                    guard PatientContract.isPseudonym(patient), try ctx.exists(StateKey.patient(patient)) else {
+                if patientsWithNewRecords[patient] == nil {
+                    guard PatientContract.isPseudonym(patient), let entry = try ctx.read(StateKey.patient(patient)) else {
                         throw .rejected("patient of record \(key) is not registered")
                     }
-                    patientsWithNewRecords.insert(patient)
+                    patientsWithNewRecords[patient] = entry
                 }
             }
             // Written in canonical key order straight to bytes (a thousand per bulk transaction).
@@ -97,8 +97,8 @@ enum RecordContract {
                 try ctx.write(StateKey.record(key), stored)
             }
         }
-        for patient in patientsWithNewRecords.sorted() {
-            try PatientContract.noteHoldsRecords(ctx, patient: patient, org: ctx.sender.org)
+        for (patient, entry) in patientsWithNewRecords.sorted(by: { $0.key < $1.key }) {
+            try PatientContract.noteHoldsRecords(ctx, patient: patient, entry: entry, org: ctx.sender.org)
         }
         return ["records": .int(Int64(records.count))]
     }
