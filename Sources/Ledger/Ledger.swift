@@ -175,6 +175,7 @@ public final class Ledger: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path) else { throw LedgerError.notFound("no ledger at \(path)") }
         let db = try Database(path: path)
         try Ledger.configure(db)
+        try LedgerSchema.migrate(db)
         try self.init(database: db, path: path)
     }
 
@@ -200,8 +201,8 @@ public final class Ledger: @unchecked Sendable {
         checkpointer = BackgroundCheckpointer(writer: db)
         params = ConsortiumParams(json: try state.entry(StateKey.params)?.value)
         insertBlock = try db.prepare("INSERT INTO blocks(height, hash, header, signature, checkpoint) VALUES (?, ?, ?, ?, ?)")
-        insertTx = try db.prepare("INSERT INTO transactions(hash, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        txExists = try db.prepare("SELECT 1 FROM transactions WHERE hash = ?")
+        insertTx = try db.prepare("INSERT INTO transactions(hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        txExists = try db.prepare("SELECT 1 FROM transactions WHERE hash_key = ? AND hash = ?")
         nonceUsed = try db.prepare("SELECT 1 FROM transactions WHERE sender = ? AND nonce = ?")
         maxNonceOf = try db.prepare("SELECT max(nonce) FROM transactions WHERE sender = ?")
         let stmt = try db.prepare("SELECT hash, header FROM blocks ORDER BY height")
@@ -432,13 +433,14 @@ public final class Ledger: @unchecked Sendable {
                 for (i, tx) in block.transactions.enumerated() {
                     try insertTx.run { s in
                         try s.bind(.blob(tx.hash.bytes), at: 1)
-                        try s.bind(.integer(h.height), at: 2)
-                        try s.bind(.integer(Int64(i)), at: 3)
-                        try s.bind(.text(tx.body.sender), at: 4)
-                        try s.bind(.integer(tx.body.nonce), at: 5)
-                        try s.bind(.text(tx.body.op), at: 6)
-                        try s.bind(.blob(tx.bytes), at: 7)
-                        try s.bind(utf8: results[i].canonicalBytes, at: 8)
+                        try s.bind(.integer(tx.hash.key), at: 2)
+                        try s.bind(.integer(h.height), at: 3)
+                        try s.bind(.integer(Int64(i)), at: 4)
+                        try s.bind(.text(tx.body.sender), at: 5)
+                        try s.bind(.integer(tx.body.nonce), at: 6)
+                        try s.bind(.text(tx.body.op), at: 7)
+                        try s.bind(.blob(tx.bytes), at: 8)
+                        try s.bind(utf8: results[i].canonicalBytes, at: 9)
                     }
                 }
                 try state.write(writes)
@@ -489,7 +491,7 @@ public final class Ledger: @unchecked Sendable {
 
     private func isCommitted(_ h: Hash32) throws(TransactionError) -> Bool {
         do {
-            try txExists.bind([.blob(h.bytes)])
+            try txExists.bind([.integer(h.key), .blob(h.bytes)])
             defer { txExists.reset() }
             return try txExists.step()
         } catch { throw .rejected("state unreadable") }
@@ -619,7 +621,7 @@ public final class Ledger: @unchecked Sendable {
     /// Where a committed transaction sits, and its result.
     public func receipt(_ hash: Hash32) throws -> TransactionReceipt? {
         try lock.withLock {
-            let rows = try db.rows("SELECT height, idx, result FROM transactions WHERE hash = ?", [.blob(hash.bytes)])
+            let rows = try db.rows("SELECT height, idx, result FROM transactions WHERE hash_key = ? AND hash = ?", [.integer(hash.key), .blob(hash.bytes)])
             guard let r = rows.first else { return nil }
             return TransactionReceipt(hash: hash, height: r[0].intValue ?? -1, index: Int(r[1].intValue ?? -1), result: try JSON.parse(r[2].textValue ?? "null"))
         }

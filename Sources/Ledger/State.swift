@@ -65,8 +65,16 @@ struct StateWrites {
 
 /// The schema of a ledger file. One SQLite file holds the chain and the world state, so a block and
 /// its state changes commit in one SQLite transaction.
+///
+/// Version 2 indexes hashes by an 8-byte integer (`hash_key`, `key_hash`) instead of the 32-byte
+/// hash or the full key text: every block inserts its transactions' hashes and its new keys at
+/// random places in those indexes, so index entries a fifth the size mean a fifth of the pages
+/// rewritten per block (and written again by the WAL checkpoint). Look-ups compare the full hash or
+/// key after the integer, so a collision costs a comparison, never a wrong answer. Keys are also
+/// indexed in key order for prefix scans, except in the namespaces that are only ever looked up by
+/// key (`StateKey.pointOnlyNamespaces`, flagged `by_key = 0`).
 enum LedgerSchema {
-    static let version: Int64 = 1
+    static let version: Int64 = 2
     static let sql = """
     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS blocks(
@@ -76,9 +84,19 @@ enum LedgerSchema {
         signature BLOB NOT NULL,
         checkpoint TEXT NOT NULL
     );
+    \(transactionsSQL)
+    \(stateSQL)
+    CREATE VIEW IF NOT EXISTS state(key, value, version, height) AS
+        SELECT key, value, version, max(height) FROM state_history GROUP BY key;
+    """
+
+    /// A transaction is unique by (sender, nonce), which its hash covers, so the hash needs no
+    /// unique index of its own.
+    static let transactionsSQL = """
     CREATE TABLE IF NOT EXISTS transactions(
         seq INTEGER PRIMARY KEY,
-        hash BLOB NOT NULL UNIQUE,
+        hash BLOB NOT NULL,
+        hash_key INTEGER NOT NULL, -- the hash's first 8 bytes, big-endian (Hash32.key)
         height INTEGER NOT NULL,
         idx INTEGER NOT NULL,
         sender TEXT NOT NULL,
@@ -88,20 +106,25 @@ enum LedgerSchema {
         result TEXT NOT NULL,
         UNIQUE(sender, nonce)
     );
+    CREATE INDEX IF NOT EXISTS transactions_by_hash ON transactions(hash_key);
     CREATE INDEX IF NOT EXISTS transactions_by_position ON transactions(height, idx);
-    -- Every version of every key. The current world state is the latest row per key (the `state`
-    -- view); keeping one table means one write per state change, and reads "as of" any height
-    -- are one index seek.
+    """
+
+    /// Every version of every key. The current world state is the latest row per key (the `state`
+    /// view); keeping one table means one write per state change, and reads "as of" any height are
+    /// one index seek. A key is written at most once per block (`StateWrites` holds one entry per key).
+    static let stateSQL = """
     CREATE TABLE IF NOT EXISTS state_history(
         id INTEGER PRIMARY KEY,
         key TEXT NOT NULL,
+        key_hash INTEGER NOT NULL, -- StateKey.hash(key)
+        by_key INTEGER NOT NULL,   -- 1: in the key-ordered index (StateKey.isScannable)
         height INTEGER NOT NULL,
         version INTEGER NOT NULL,
-        value TEXT NOT NULL,
-        UNIQUE(key, height)
+        value TEXT NOT NULL
     );
-    CREATE VIEW IF NOT EXISTS state(key, value, version, height) AS
-        SELECT key, value, version, max(height) FROM state_history GROUP BY key;
+    CREATE INDEX IF NOT EXISTS state_by_hash ON state_history(key_hash, height);
+    CREATE INDEX IF NOT EXISTS state_by_key ON state_history(key, height) WHERE by_key = 1;
     """
 }
 
@@ -112,26 +135,29 @@ final class StateStore: StateReader {
     private let getAsOfStmt: Statement
     private let historyStmt: Statement
     private let scanStmt: Statement
-    /// Parsed committed values; the ledger is the only writer, so it stays coherent.
-    private var cache: [String: StateEntry?] = [:]
+    private let fullScanStmt: Statement
+    /// Parsed committed entries (present ones only); the ledger is the only writer, so it stays coherent.
+    private var cache: [String: StateEntry] = [:]
     private let cacheLimit = 200_000
 
     init(db: Database) throws {
         self.db = db
-        getStmt = try db.prepare("SELECT value, version, height FROM state_history WHERE key = ? ORDER BY height DESC LIMIT 1")
-        getAsOfStmt = try db.prepare("SELECT value, version, height FROM state_history WHERE key = ? AND height <= ? ORDER BY height DESC LIMIT 1")
-        historyStmt = try db.prepare("INSERT INTO state_history(key, height, version, value) VALUES (?, ?, ?, ?)")
-        scanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE key >= ? AND key < ? GROUP BY key ORDER BY key")
+        getStmt = try db.prepare("SELECT value, version, height FROM state_history WHERE key_hash = ? AND key = ? ORDER BY height DESC LIMIT 1")
+        getAsOfStmt = try db.prepare("SELECT value, version, height FROM state_history WHERE key_hash = ? AND key = ? AND height <= ? ORDER BY height DESC LIMIT 1")
+        historyStmt = try db.prepare("INSERT INTO state_history(key, key_hash, by_key, height, version, value) VALUES (?, ?, ?, ?, ?, ?)")
+        scanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE by_key = 1 AND key >= ? AND key < ? GROUP BY key ORDER BY key")
+        // Namespaces outside the key-ordered index are read in full and sorted (see `scan`).
+        fullScanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE key >= ? AND key < ? GROUP BY key ORDER BY key")
     }
 
     func entry(_ key: String) throws -> StateEntry? {
         if let e = cache[key] { return e }
-        try getStmt.bind([.text(key)])
+        try getStmt.bind([.integer(StateKey.hash(key)), .text(key)])
         defer { getStmt.reset() }
-        guard try getStmt.step() else {
-            remember(key, nil) // absent keys are looked up again when written (versioning); cache the miss
-            return nil
-        }
+        // Misses are not kept: the hot writers of new keys (a registration, a record's first
+        // version) write version 1 without a second look-up, and a kept miss only cost a
+        // dictionary insert per new key that the committed entry then replaced.
+        guard try getStmt.step() else { return nil }
         let text = getStmt.text(0) ?? ""
         let e = StateEntry(value: try parseStored(text, key: key), version: getStmt.int(1), height: getStmt.int(2), encoded: Array(text.utf8))
         remember(key, e)
@@ -139,22 +165,25 @@ final class StateStore: StateReader {
     }
 
     func entry(_ key: String, asOf height: Int64) throws -> StateEntry? {
-        try getAsOfStmt.bind([.text(key), .integer(height)])
+        try getAsOfStmt.bind([.integer(StateKey.hash(key)), .text(key), .integer(height)])
         defer { getAsOfStmt.reset() }
         guard try getAsOfStmt.step() else { return nil }
         let text = getAsOfStmt.text(0) ?? ""
         return StateEntry(value: try parseStored(text, key: key), version: getAsOfStmt.int(1), height: getAsOfStmt.int(2), encoded: Array(text.utf8))
     }
 
-    /// Committed entries whose key starts with `prefix`, in key order.
+    /// Committed entries whose key starts with `prefix`, in key order. A prefix that reaches into a
+    /// point-only namespace (`StateKey.pointOnlyNamespaces`) reads the whole table: correct, but
+    /// linear in the ledger's history, so nothing on a hot path asks for one.
     func scan(prefix: String, limit: Int = .max) throws -> [(String, StateEntry)] {
-        try scanStmt.bind([.text(prefix), .text(prefix + "\u{10FFFF}")])
-        defer { scanStmt.reset() }
+        let stmt = StateKey.isScannable(prefix: prefix) ? scanStmt : fullScanStmt
+        try stmt.bind([.text(prefix), .text(prefix + "\u{10FFFF}")])
+        defer { stmt.reset() }
         var out: [(String, StateEntry)] = []
-        while out.count < limit, try scanStmt.step() {
-            let key = scanStmt.text(0) ?? ""
-            let text = scanStmt.text(1) ?? ""
-            out.append((key, StateEntry(value: try parseStored(text, key: key), version: scanStmt.int(2), height: scanStmt.int(3), encoded: Array(text.utf8))))
+        while out.count < limit, try stmt.step() {
+            let key = stmt.text(0) ?? ""
+            let text = stmt.text(1) ?? ""
+            out.append((key, StateEntry(value: try parseStored(text, key: key), version: stmt.int(2), height: stmt.int(3), encoded: Array(text.utf8))))
         }
         return out
     }
@@ -163,9 +192,11 @@ final class StateStore: StateReader {
         for (key, e) in writes.entries {
             try historyStmt.run { s in
                 try s.bind(.text(key), at: 1)
-                try s.bind(.integer(e.height), at: 2)
-                try s.bind(.integer(e.version), at: 3)
-                try s.bind(utf8: e.encoded, at: 4)
+                try s.bind(.integer(StateKey.hash(key)), at: 2)
+                try s.bind(.integer(StateKey.isScannable(key) ? 1 : 0), at: 3)
+                try s.bind(.integer(e.height), at: 4)
+                try s.bind(.integer(e.version), at: 5)
+                try s.bind(utf8: e.encoded, at: 6)
             }
         }
     }
@@ -173,12 +204,12 @@ final class StateStore: StateReader {
     /// Called after the SQLite transaction that wrote `writes` committed.
     func didCommit(_ writes: StateWrites) {
         if cache.count + writes.entries.count > cacheLimit { cache.removeAll(keepingCapacity: true) }
-        for (k, e) in writes.entries where StateStore.caches(k) { cache[k] = .some(e) }
+        for (k, e) in writes.entries where StateStore.caches(k) { cache[k] = e }
     }
 
     /// Namespaces written in bulk and seldom read back soon are not cached: records and audit
-    /// events. Bulk ingest wrote 100,000 records a run, each cached once as a miss (read before its
-    /// first write) and again as written; the cache grew and rehashed for entries nobody read.
+    /// events. Bulk ingest writes 100,000 records a run; cached, the cache grew and rehashed for
+    /// entries nobody read.
     /// None of their keys ever enters the cache, so none can be stale.
     static let uncachedNamespaces = [StateKey.record(""), AuditKey.namespace]
 
@@ -189,15 +220,80 @@ final class StateStore: StateReader {
 
     func forgetCache() { cache.removeAll() }
 
-    private func remember(_ key: String, _ e: StateEntry?) {
+    private func remember(_ key: String, _ e: StateEntry) {
         guard StateStore.caches(key) else { return }
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[key] = .some(e)
+        cache[key] = e
     }
 
     private func parseStored(_ text: String, key: String) throws -> JSON {
         do { return try JSON.parse(text) } catch {
             throw LedgerError.corrupt(height: -1, "state value for a key in namespace \(key.split(separator: "/").first ?? "") is not valid JSON")
         }
+    }
+}
+
+extension LedgerSchema {
+    /// The schema version a ledger file says it has.
+    static func version(of db: Database) throws -> Int64 {
+        guard case .text(let v)? = try db.scalar("SELECT value FROM meta WHERE key = 'schema'"), let found = Int64(v) else {
+            throw LedgerError.corrupt(height: 0, "the ledger file names no schema version")
+        }
+        return found
+    }
+
+    /// Brings a file written by an earlier version of Tally up to `version`, in one SQLite
+    /// transaction: a crash or an error leaves the file as it was. A file from a newer version is
+    /// refused, not guessed at. Returns the version found.
+    @discardableResult
+    static func migrate(_ db: Database) throws -> Int64 {
+        let found = try version(of: db)
+        guard found != version else { return found }
+        guard found < version else {
+            throw LedgerError.storage("the ledger file has schema version \(found); this build of tally reads versions up to \(version)")
+        }
+        guard found >= 1 else { throw LedgerError.corrupt(height: 0, "unknown schema version \(found)") }
+        try db.transaction {
+            try migrate1to2(db)
+            try db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run([.text(String(version))])
+        }
+        return found
+    }
+
+    /// Version 1 indexed the full transaction hash (a unique constraint) and the full state key.
+    /// The two tables are rebuilt with their integer keys; rows keep their ids, so nothing that
+    /// orders by them changes.
+    private static func migrate1to2(_ db: Database) throws {
+        try db.execute("""
+        DROP VIEW IF EXISTS state;
+        DROP INDEX IF EXISTS transactions_by_position;
+        ALTER TABLE transactions RENAME TO transactions_v1;
+        ALTER TABLE state_history RENAME TO state_history_v1;
+        \(transactionsSQL)
+        \(stateSQL)
+        """)
+        let readTx = try db.prepare("SELECT seq, hash, height, idx, sender, nonce, op, bytes, result FROM transactions_v1 ORDER BY seq")
+        let writeTx = try db.prepare("INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        while try readTx.step() {
+            let hash = readTx.blob(1)
+            guard hash.count == 32 else { throw LedgerError.corrupt(height: readTx.int(2), "a stored transaction hash is not 32 bytes") }
+            try writeTx.run([readTx.value(0), .blob(hash), .integer(Hash32(hash).key), readTx.value(2), readTx.value(3),
+                             readTx.value(4), readTx.value(5), readTx.value(6), readTx.value(7), readTx.value(8)])
+        }
+        readTx.reset()
+        let readState = try db.prepare("SELECT id, key, height, version, value FROM state_history_v1 ORDER BY id")
+        let writeState = try db.prepare("INSERT INTO state_history(id, key, key_hash, by_key, height, version, value) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        while try readState.step() {
+            let key = readState.text(1) ?? ""
+            try writeState.run([readState.value(0), .text(key), .integer(StateKey.hash(key)), .integer(StateKey.isScannable(key) ? 1 : 0),
+                                readState.value(2), readState.value(3), readState.value(4)])
+        }
+        readState.reset()
+        try db.execute("""
+        DROP TABLE transactions_v1;
+        DROP TABLE state_history_v1;
+        CREATE VIEW IF NOT EXISTS state(key, value, version, height) AS
+            SELECT key, value, version, max(height) FROM state_history GROUP BY key;
+        """)
     }
 }

@@ -28,6 +28,12 @@ public enum LedgerVerifier {
         guard case .text(let g)? = try stored.scalar("SELECT value FROM meta WHERE key = 'genesis'"),
               let storedGenesis = try? Genesis(json: JSON.parse(g)) else { return fail(0, "no readable genesis in the ledger") }
         guard storedGenesis.hash == genesis.hash else { return fail(0, "stored genesis differs from the consortium genesis file") }
+        // Verification only reads: a file from an earlier version is checked in its own layout
+        // (it is migrated when a node next opens it for writing).
+        guard let schema = try? LedgerSchema.version(of: stored), (1...LedgerSchema.version).contains(schema) else {
+            return fail(0, "the ledger file's schema version is missing or newer than this build reads")
+        }
+        let indexed = schema >= 2 // version 2 stores integer index keys beside the hashes and keys
 
         let scratchDir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-verify-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratchDir, withIntermediateDirectories: true)
@@ -40,7 +46,7 @@ public enum LedgerVerifier {
         guard count == maxHeight + 1 else { return fail(-1, "block heights are not contiguous (\(count) blocks, top height \(maxHeight))") }
 
         let blockStmt = try stored.prepare("SELECT height, hash, header, signature, checkpoint FROM blocks ORDER BY height")
-        let txStmt = try stored.prepare("SELECT hash, bytes, sender, nonce, op, result FROM transactions WHERE height = ? ORDER BY idx")
+        let txStmt = try stored.prepare("SELECT hash, bytes, sender, nonce, op, result\(indexed ? ", hash_key" : "") FROM transactions WHERE height = ? ORDER BY idx")
         while try blockStmt.step() {
             let h = blockStmt.int(0)
             let storedHash = blockStmt.blob(1)
@@ -60,6 +66,7 @@ public enum LedgerVerifier {
                 let bytes = txStmt.blob(1)
                 guard let tx = try? Transaction(decoding: bytes, maxBytes: Int.max) else { txStmt.reset(); return fail(h, "a stored transaction does not decode") }
                 guard tx.hash.bytes == txStmt.blob(0) else { txStmt.reset(); return fail(h, "stored transaction hash does not match its bytes") }
+                guard !indexed || txStmt.int(6) == tx.hash.key else { txStmt.reset(); return fail(h, "a transaction's index key does not match its hash") }
                 guard tx.body.sender == txStmt.text(2), tx.body.nonce == txStmt.int(3), tx.body.op == txStmt.text(4) else {
                     txStmt.reset(); return fail(h, "transaction index columns do not match its bytes")
                 }
@@ -81,8 +88,10 @@ public enum LedgerVerifier {
         }
         report.ledgerRoot = replica.ledgerRoot
 
-        // The world state and its history must be exactly what the replay produced.
-        if let diff = try firstDifference(stored, replica.db, "SELECT key, value, version, height FROM state_history ORDER BY key, height") {
+        // The world state and its history must be exactly what the replay produced, index columns
+        // included (a wrong `key_hash` would hide a key from look-ups).
+        let stateColumns = indexed ? "key, value, version, height, key_hash, by_key" : "key, value, version, height"
+        if let diff = try firstDifference(stored, replica.db, "SELECT \(stateColumns) FROM state_history ORDER BY key, height") {
             return fail(diff.height, "world state row \(diff.key) (written at block \(diff.height)) differs from replay")
         }
         let storedTx = (try stored.scalar("SELECT count(*) FROM transactions"))?.intValue ?? 0
@@ -104,7 +113,7 @@ public enum LedgerVerifier {
                 let s = r1 ? s1 : s2
                 return (redact(s.text(0) ?? ""), s.int(3))
             }
-            for c in 0..<4 where s1.value(c) != s2.value(c) {
+            for c in 0..<s1.columnCount where s1.value(c) != s2.value(c) {
                 let h = max(s1.value(3).intValue ?? -1, s2.value(3).intValue ?? -1)
                 return (redact(s1.text(0) ?? ""), h)
             }

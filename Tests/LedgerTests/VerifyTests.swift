@@ -85,8 +85,22 @@ import Testing
         // Rewriting an old version (what an as-of-height read would show an auditor) is caught too.
         try tamper(c, "UPDATE state_history SET version = version + 1 WHERE key = ? AND height = 1", [.text("identity/general-hospital/portal")])
         #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).failure?.height == 1)
-        try tamper(c, "INSERT INTO state_history(key, height, version, value) VALUES ('member/rogue-lab', 2, 1, '{}')")
+        try tamper(c, "INSERT INTO state_history(key, key_hash, by_key, height, version, value) VALUES ('member/rogue-lab', 0, 1, 2, 1, '{}')")
         #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).failure != nil)
+    }
+
+    @Test func tamperedIndexKeysAreCaught() throws {
+        // A wrong integer index key would hide a state key or a transaction from look-ups by it.
+        let c = try populated()
+        try tamper(c, "UPDATE state_history SET key_hash = key_hash + 1 WHERE key = ? AND height = 1", [.text("identity/general-hospital/portal")])
+        var r = try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis)
+        #expect(r.failure?.reason == "world state row identity/general-hospital/portal (written at block 1) differs from replay")
+        try tamper(c, "UPDATE state_history SET key_hash = key_hash - 1 WHERE key = ? AND height = 1", [.text("identity/general-hospital/portal")])
+        #expect(try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis).failure == nil)
+        try tamper(c, "UPDATE transactions SET hash_key = hash_key + 1 WHERE seq = (SELECT max(seq) FROM transactions)")
+        r = try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis)
+        #expect(r.failure?.reason == "a transaction's index key does not match its hash")
+        #expect(r.failure?.height == c.ledger.height)
     }
 
     @Test func foreignGenesisIsCaught() throws {

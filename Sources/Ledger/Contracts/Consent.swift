@@ -93,7 +93,7 @@ public enum PatientContract {
             o.field("id", .string(pid))
             o.field("locations", locations)
             o.field("registered_at", .int(ctx.time))
-            try ctx.write(key, o)
+            ctx.write(key, o, version: 1) // read as absent just above: its first version
             return true
         }
         var locations = p["locations"]?.objectValue ?? [:]

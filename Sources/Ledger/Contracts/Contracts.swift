@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Deterministic contract code. Every operation reads only world state, its arguments, the sender's
@@ -92,6 +93,30 @@ public enum StateKey {
     /// change who a transaction's sender is.
     static let senderNamespaces = [member(""), identity("")]
     public static func patient(_ id: String) -> String { "patient/\(id)" }
+    /// Namespaces only ever read by whole key, never scanned by prefix: they are left out of the
+    /// key-ordered state index (`LedgerSchema`), the index every new key of theirs (one per
+    /// registered patient) would otherwise land in at a random place.
+    static let pointOnlyNamespaces = [patient("")]
+
+    /// Whether `key` is in the key-ordered state index.
+    @inline(__always)
+    static func isScannable(_ key: String) -> Bool {
+        !pointOnlyNamespaces.contains { key.hasPrefix($0) }
+    }
+
+    /// Whether every key starting with `prefix` is in the key-ordered index (so a scan may use it):
+    /// the prefix neither lies inside a point-only namespace nor spans one.
+    static func isScannable(prefix: String) -> Bool {
+        !pointOnlyNamespaces.contains { prefix.hasPrefix($0) || $0.hasPrefix(prefix) }
+    }
+
+    /// The integer a key is indexed by: the first 8 bytes of SHA-256 of its UTF-8, big-endian.
+    /// Stored in the file, so it must never change.
+    static func hash(_ key: String) -> Int64 {
+        var key = key
+        let digest = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return digest.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+    }
     public static func access(_ id: String) -> String { "access/\(id)" }
     public static func policy(_ id: String) -> String { "policy/\(id)" }
     public static func record(_ key: String) -> String { "record/\(key)" }
