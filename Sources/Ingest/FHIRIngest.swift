@@ -216,10 +216,11 @@ public final class FHIRIngest {
             }
             pending.append(Pending(key: p.recordKey, type: "Patient", patient: pid, payload: p.payload.bytes, serviceDate: nil))
         }
-        // Whether any record of this organisation is on the ledger: on a first load none is, and the
-        // look-ups below (one index probe per record) are skipped. Asked before the registrations are
+        // Whether this organisation has put any record on the ledger: on a first load it has not, and
+        // the look-ups below (one index probe per record) are skipped. (Records are looked up by key
+        // only, never scanned: `StateKey.pointOnlyNamespaces`.) Asked before the registrations are
         // queued: once the committer holds the ledger, asking would wait for them to commit.
-        let anyOnLedger = try !ledger.entries(prefix: StateKey.record(options.org + "/"), limit: 1).isEmpty
+        let anyOnLedger = try ledger.hasCommitted(op: "record.put", byOrganisation: options.org)
         // The record count is known once everything is mapped; until then, an upper bound.
         let total = LockedCount(pending.count + parsed.count)
         let committer = Committer(submit: submit) { done in

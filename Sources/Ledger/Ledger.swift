@@ -591,6 +591,15 @@ public final class Ledger: @unchecked Sendable {
         try lock.withLock { try state.scan(prefix: prefix, limit: limit).map { ($0.0, $0.1.value) } }
     }
 
+    /// Whether the organisation `org`, or one of its identities (`org/name`), has committed a
+    /// transaction of `op`. One index range per sender form; it stops at the first match.
+    public func hasCommitted(op: String, byOrganisation org: String) throws -> Bool {
+        try lock.withLock {
+            try db.scalar("SELECT 1 FROM transactions WHERE (sender = ?1 OR (sender >= ?2 AND sender < ?3)) AND op = ?4 LIMIT 1",
+                          [.text(org), .text(org + "/"), .text(org + "0"), .text(op)]) != nil // "0" follows "/"
+        }
+    }
+
     /// The next unused nonce for `sender` (highest used + 1).
     public func nextNonce(for sender: String) throws -> Int64 {
         try lock.withLock {

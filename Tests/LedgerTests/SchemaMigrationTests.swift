@@ -102,4 +102,20 @@ import Testing
         #expect(try Self.columns(c.ledger.path, "transactions") == ["seq", "hash", "height", "idx", "sender", "nonce", "op", "bytes", "result"])
         #expect(try Database(path: c.ledger.path, flags: [.readOnly]).scalar("SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v1'")?.intValue == 0)
     }
+
+    /// Records are looked up by key only (left out of the key-ordered index); whether a site has put
+    /// any is asked of its transactions instead, by the organisation or any of its identities.
+    @Test func whetherAnOrganisationHasPutRecordsCountsItsIdentitiesOnly() throws {
+        let c = try TestConsortium(extra: [("general-hospital-2", .hospital, true)])
+        let pid = try c.registerPatient(1)
+        #expect(try !c.ledger.hasCommitted(op: "record.put", byOrganisation: "general-hospital"))
+        let doc = try c.enroll("general-hospital", "dr-a", role: Role.physician)
+        let args = try RecordBatch.arguments(chain: c.genesis.chain, keysetID: "ks-1", readers: ["general-hospital": c.orgs["general-hospital"]!.agreement.publicKeyBase64],
+                                             writers: ["general-hospital"], items: [RecordBatch.Item(key: "note-1", patient: pid, type: "note", plaintext: Array("x".utf8))])
+        try c.expectCommitted(doc.sign("record.put", args))
+        #expect(try c.ledger.hasCommitted(op: "record.put", byOrganisation: "general-hospital")) // through general-hospital/dr-a
+        #expect(try !c.ledger.hasCommitted(op: "record.put", byOrganisation: "general-hospital-2")) // a name that merely starts alike
+        #expect(try !c.ledger.hasCommitted(op: "record.put", byOrganisation: "general"))
+        #expect(try c.ledger.hasCommitted(op: "patient.register", byOrganisation: "general-hospital"))
+    }
 }

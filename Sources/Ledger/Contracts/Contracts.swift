@@ -95,8 +95,8 @@ public enum StateKey {
     public static func patient(_ id: String) -> String { "patient/\(id)" }
     /// Namespaces only ever read by whole key, never scanned by prefix: they are left out of the
     /// key-ordered state index (`LedgerSchema`), the index every new key of theirs (one per
-    /// registered patient) would otherwise land in at a random place.
-    static let pointOnlyNamespaces = [patient("")]
+    /// registered patient, one per record) would otherwise land in at a random place.
+    static let pointOnlyNamespaces = [patient(""), record("")]
 
     /// Whether `key` is in the key-ordered state index.
     @inline(__always)
