@@ -29,7 +29,7 @@ public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var hex: String { bytes.hexString }
     /// The first 8 bytes, big-endian: what the ledger file indexes transaction hashes by
     /// (`LedgerSchema`). Stored in the file, so it must never change.
-    var key: Int64 { bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } }
+    public var key: Int64 { bytes.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) } }
     public var description: String { hex }
     public static func < (a: Hash32, b: Hash32) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 

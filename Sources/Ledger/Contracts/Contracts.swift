@@ -100,7 +100,7 @@ public enum StateKey {
 
     /// Whether `key` is in the key-ordered state index.
     @inline(__always)
-    static func isScannable(_ key: String) -> Bool {
+    public static func isScannable(_ key: String) -> Bool {
         !pointOnlyNamespaces.contains { key.hasPrefix($0) }
     }
 
@@ -112,7 +112,7 @@ public enum StateKey {
 
     /// The integer a key is indexed by: the first 8 bytes of SHA-256 of its UTF-8, big-endian.
     /// Stored in the file, so it must never change.
-    static func hash(_ key: String) -> Int64 {
+    public static func hash(_ key: String) -> Int64 {
         var key = key
         let digest = key.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
         return digest.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
