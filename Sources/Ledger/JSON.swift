@@ -332,11 +332,15 @@ extension JSON {
             i += 1 // opening quote
             let start = i
             // Fast path: no escapes.
-            while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { i += 1 }
+            var high: UInt8 = 0
+            while i < bytes.count, bytes[i] != 0x22, bytes[i] != 0x5C, bytes[i] >= 0x20 { high |= bytes[i]; i += 1 }
             if i < bytes.count, bytes[i] == 0x22 {
-                let s = bytes[start..<i]
+                let range = start..<i
                 i += 1
-                guard let str = String(validating: s, as: UTF8.self) else { throw fail("invalid UTF-8") }
+                // ASCII (most strings here: keys, hashes, pseudonyms, base64) needs no validation, and
+                // building from a buffer skips the generic validating initialiser (half the time).
+                if high < 0x80 { return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[range]), as: UTF8.self) } }
+                guard let str = String(validating: bytes[range], as: UTF8.self) else { throw fail("invalid UTF-8") }
                 return str
             }
             var out = Array(bytes[start..<i])

@@ -22,6 +22,17 @@ import Testing
         #expect(throws: JSONError.self) { try JSON.parse(text) }
     }
 
+    /// Strings without escapes take the ASCII path when every byte is ASCII and full validation
+    /// otherwise: multi-byte text survives either way, and malformed UTF-8 is refused, not repaired.
+    @Test func stringsAreValidatedAsUTF8() throws {
+        #expect(try JSON.parse(Array(#"["plain-ascii 0123","é😀 mixed","\u00e9 after an escape é"]"#.utf8))
+                == .array(["plain-ascii 0123", "é😀 mixed", "é after an escape é"]))
+        for bad: [UInt8] in [[0xFF], [0xC3], [0x61, 0xE2, 0x82], [0xED, 0xA0, 0x80], [0xC0, 0xAF]] { // stray, truncated, surrogate, overlong
+            #expect(throws: JSONError.self) { try JSON.parse([0x22] + bad + [0x22]) }
+            #expect(throws: JSONError.self) { try JSON.parse(Array(#"{"k":""#.utf8) + bad + Array(#""}"#.utf8)) }
+        }
+    }
+
     @Test func boundsNestingDepth() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: JSONError.self) { try JSON.parse(deep) }

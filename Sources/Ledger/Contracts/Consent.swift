@@ -87,7 +87,7 @@ public enum PatientContract {
             here.field("since", .int(ctx.time))
             var locations = CanonicalObject(capacity: 64)
             locations.field(ctx.sender.org, here)
-            var o = CanonicalObject(capacity: 192 + ctx.sender.org.utf8.count)
+            var o = CanonicalObject(capacity: 224 + ctx.sender.org.utf8.count) // ≈ 201 bytes beside the organisation's name: one allocation
             o.field("consents", [:])
             o.field("demographic_hash", .string(demo))
             o.field("id", .string(pid))
