@@ -151,7 +151,10 @@ final class StateStore: StateReader {
     }
 
     func entry(_ key: String) throws -> StateEntry? {
-        if let e = cache[key] { return e }
+        // Keys the cache never holds (records, audit events) skip it: a miss in a large table
+        // compares the key with several others, and bulk ingest looks up every new record once.
+        let cached = StateStore.caches(key)
+        if cached, let e = cache[key] { return e }
         try getStmt.bind([.integer(StateKey.hash(key)), .text(key)])
         defer { getStmt.reset() }
         // Misses are not kept: the hot writers of new keys (a registration, a record's first
@@ -160,7 +163,7 @@ final class StateStore: StateReader {
         guard try getStmt.step() else { return nil }
         let text = getStmt.text(0) ?? ""
         let e = StateEntry(value: try parseStored(text, key: key), version: getStmt.int(1), height: getStmt.int(2), encoded: Array(text.utf8))
-        remember(key, e)
+        if cached { remember(key, e) }
         return e
     }
 
@@ -221,7 +224,6 @@ final class StateStore: StateReader {
     func forgetCache() { cache.removeAll() }
 
     private func remember(_ key: String, _ e: StateEntry) {
-        guard StateStore.caches(key) else { return }
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
         cache[key] = e
     }
