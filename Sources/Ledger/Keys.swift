@@ -4,6 +4,8 @@ import Foundation
 /// Domain-separation prefixes: a signature made for one purpose never verifies for another.
 enum SigningDomain {
     static let transaction = Array("tally/tx/v1\u{0}".utf8)
+    /// A transaction signed over the SHA-256 of its body (`Transaction.SignatureForm.digest`).
+    static let transactionDigest = Array("tally/tx-digest/v1\u{0}".utf8)
     static let block = Array("tally/block/v1\u{0}".utf8)
     static let checkpoint = Array("tally/checkpoint/v1\u{0}".utf8)
     static let aggregate = Array("tally/aggregate/v1\u{0}".utf8)

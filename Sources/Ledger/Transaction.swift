@@ -1,3 +1,4 @@
+import Crypto
 import Dispatch
 import Foundation
 
@@ -87,9 +88,31 @@ public struct TransactionBody: Equatable, Sendable {
     }
 }
 
-/// A signed transaction. Its wire form is the canonical JSON `{"body":…,"sig":…}`; its hash is
-/// SHA-256 of those bytes. Non-canonical encodings are refused, so a transaction has one hash.
+/// A signed transaction. Its wire form is the canonical JSON `{"body":…,"sig":…}` (or `"dsig"`, see
+/// `SignatureForm`); its hash is SHA-256 of those bytes. Non-canonical encodings are refused, so a
+/// transaction has one hash.
 public struct Transaction: Sendable {
+    /// What the Ed25519 signature covers. Named by the envelope's second key, so a verifier never
+    /// has to guess, and each form has its own signing domain, so a signature never passes as the other.
+    public enum SignatureForm: Sendable, Equatable {
+        /// `"sig"`: over `tally/tx/v1\0 ‖ canonical(body)`.
+        case body
+        /// `"dsig"`: over `tally/tx-digest/v1\0 ‖ SHA-256(canonical(body))`. Ed25519 hashes its message
+        /// twice to sign and once to verify, with SHA-512, which has no hardware support here; a bulk
+        /// body of 600 KB was signed and checked in three SHA-512 passes, where this form needs one
+        /// pass of SHA-256 (hardware-accelerated) and then hashes 50 bytes.
+        case digest
+
+        /// The envelope key that carries the signature.
+        var key: String { self == .body ? "sig" : "dsig" }
+
+        /// Bodies from this size up are signed in the digest form; smaller ones over the body itself.
+        public static let digestThreshold = 16 << 10
+
+        /// The form a signer uses for a body of `size` bytes.
+        public static func forBody(size: Int) -> SignatureForm { size >= digestThreshold ? .digest : .body }
+    }
+
     /// The immutable parts, shared: a transaction is copied through queues, blocks and results, and a
     /// copy should cost one reference count, not one per field.
     final class Storage: Sendable {
@@ -98,12 +121,14 @@ public struct Transaction: Sendable {
         let bytes: [UInt8]
         let hash: Hash32
         let bodyBytes: ArraySlice<UInt8>
-        init(body: TransactionBody, signature: [UInt8], bytes: [UInt8], hash: Hash32, bodyBytes: ArraySlice<UInt8>) {
+        let form: SignatureForm
+        init(body: TransactionBody, signature: [UInt8], bytes: [UInt8], hash: Hash32, bodyBytes: ArraySlice<UInt8>, form: SignatureForm) {
             self.body = body
             self.signature = signature
             self.bytes = bytes
             self.hash = hash
             self.bodyBytes = bodyBytes
+            self.form = form
         }
     }
     private let storage: Storage
@@ -115,6 +140,8 @@ public struct Transaction: Sendable {
     /// The canonical bytes of the body: what the signature covers. A slice of `bytes` (a bulk
     /// transaction's body is a megabyte; a second copy was kept with every recent block).
     var bodyBytes: ArraySlice<UInt8> { storage.bodyBytes }
+    /// What the signature covers.
+    public var signatureForm: SignatureForm { storage.form }
     /// True once `admit` has verified the signature; only this module can set it.
     public internal(set) var signatureChecked = false
 
@@ -125,33 +152,49 @@ public struct Transaction: Sendable {
 
     /// Signs `body` with `key` and, when `check` is set, verifies the signature over the same bytes
     /// and marks the transaction checked (see `checkSignature`): bulk ingest does this on the thread
-    /// that signs, without building the signed message a second time.
-    public init(body: TransactionBody, signingWith key: SigningKey, check: Bool) {
+    /// that signs, without building the signed message a second time. The form follows the body's
+    /// size (`SignatureForm.forBody`) unless `form` is given.
+    public init(body: TransactionBody, signingWith key: SigningKey, check: Bool, form: SignatureForm? = nil) {
         precondition(body.signerKey == key.publicKey.base64, "body names a different signing key")
-        // The signed message is the domain followed by the body's canonical bytes, encoded in place.
+        // The body's canonical bytes are encoded once, after the body form's domain, so that form
+        // signs the buffer as it stands.
         var message = SigningDomain.transaction
         body.json.encode(into: &message)
+        let bodyBytes = message[SigningDomain.transaction.count...]
+        let form = form ?? .forBody(size: bodyBytes.count)
+        if form == .digest { message = Transaction.digestMessage(bodyBytes) }
         let sig = key.sign(message: message)
-        let bytes = Transaction.envelopeBytes(body: message[SigningDomain.transaction.count...], signature: sig)
-        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Transaction.bodySlice(bytes))
+        let bytes = Transaction.envelopeBytes(body: bodyBytes, signature: sig, form: form)
+        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Transaction.bodySlice(bytes, form: form), form: form)
         if check { signatureChecked = key.publicKey.isValid(signature: sig, message: message) }
     }
 
-    /// The body inside a canonical envelope `{"body":<body>,"sig":"<88 base64 characters>"}`.
-    static func bodySlice(_ envelope: [UInt8]) -> ArraySlice<UInt8> {
-        envelope[8..<(envelope.count - 98)]
+    /// What a digest-form signature covers: its domain and the body's SHA-256.
+    static func digestMessage(_ body: ArraySlice<UInt8>) -> [UInt8] {
+        var m = SigningDomain.transactionDigest
+        m.reserveCapacity(m.count + 32)
+        SHA256.hash(data: body).withUnsafeBytes { m.append(contentsOf: $0) }
+        return m
+    }
+
+    /// The body inside a canonical envelope `{"body":<body>,"sig":"<88 base64 characters>"}`
+    /// (`"dsig"` in the digest form, one byte longer).
+    static func bodySlice(_ envelope: [UInt8], form: SignatureForm) -> ArraySlice<UInt8> {
+        envelope[8..<(envelope.count - (form == .body ? 98 : 99))]
     }
 
     /// The canonical envelope `{"body":…,"sig":"…"}` around an already encoded body: what
     /// `JSON.object(["body": body, "sig": .string(base64)]).canonicalBytes` gives ("body" sorts
-    /// before "sig", and base64 needs no escaping), without encoding a 1,000-record body twice.
-    static func envelopeBytes(body: ArraySlice<UInt8>, signature: [UInt8]) -> [UInt8] {
+    /// before "sig" and "dsig", and base64 needs no escaping), without encoding a 1,000-record body twice.
+    static func envelopeBytes(body: ArraySlice<UInt8>, signature: [UInt8], form: SignatureForm) -> [UInt8] {
         let sig = signature.base64
         var out: [UInt8] = []
-        out.reserveCapacity(body.count + sig.utf8.count + 16)
+        out.reserveCapacity(body.count + sig.utf8.count + 17)
         out.append(contentsOf: #"{"body":"#.utf8)
         out.append(contentsOf: body)
-        out.append(contentsOf: #","sig":""#.utf8)
+        out.append(contentsOf: #",""#.utf8)
+        out.append(contentsOf: form.key.utf8)
+        out.append(contentsOf: #"":""#.utf8)
         out.append(contentsOf: sig.utf8)
         out.append(contentsOf: #""}"#.utf8)
         return out
@@ -169,33 +212,35 @@ public struct Transaction: Sendable {
 
     /// The envelope's fields through the general parser: one strict pass that checks canonical form
     /// while parsing (no re-encoding to compare), and says what is wrong.
-    static func generalEnvelope(_ bytes: [UInt8]) throws(TransactionError) -> (body: TransactionBody, sig: String) {
+    static func generalEnvelope(_ bytes: [UInt8]) throws(TransactionError) -> (body: TransactionBody, sig: String, form: SignatureForm) {
         let json: JSON
         do { json = try JSON.parseCanonical(bytes, maxDepth: 32) } catch {
             do { _ = try JSON.parse(bytes, maxDepth: 32) } catch { throw .malformed("\(error)") }
             throw .malformed("not in canonical form")
         }
         guard case .object(let top) = json, top.count == 2, let b = top["body"], case .object(let o) = b,
-              let sigText = top["sig"]?.stringValue else { throw .malformed("expected {body, sig}") }
+              let (form, sig) = top["sig"].map({ (SignatureForm.body, $0) }) ?? top["dsig"].map({ (SignatureForm.digest, $0) }),
+              let sigText = sig.stringValue else { throw .malformed("expected {body, sig} or {body, dsig}") }
         guard o.count == 7,
               let chain = o["chain"]?.stringValue, let sender = o["sender"]?.stringValue,
               let key = o["key"]?.stringValue, let nonce = o["nonce"]?.intValue,
               let op = o["op"]?.stringValue, let args = o["args"], case .object = args,
               let time = o["time"]?.intValue
         else { throw .malformed("body fields missing or of the wrong type") }
-        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sigText)
+        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sigText, form)
     }
 
     /// The checks both decoding paths share, and the transaction.
-    private init(bytes: [UInt8], fields: (body: TransactionBody, sig: String)) throws(TransactionError) {
+    private init(bytes: [UInt8], fields: (body: TransactionBody, sig: String, form: SignatureForm)) throws(TransactionError) {
         guard let sig = Transaction.signatureBytes(fields.sig) ?? [UInt8](base64: fields.sig), sig.count == 64 else {
             throw .malformed("signature is not 64 bytes of base64")
         }
         let body = fields.body
         guard body.nonce >= 0 else { throw .malformed("negative nonce") }
         guard !body.sender.isEmpty, body.sender.utf8.count <= 128, !body.op.isEmpty else { throw .malformed("empty sender or op") }
-        // Canonical form is `{"body":<body>,"sig":"<88 base64 chars>"}`: the body is a slice.
-        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Transaction.bodySlice(bytes))
+        // Canonical form is `{"body":<body>,"sig":"<88 base64 chars>"}` (or "dsig"): the body is a slice.
+        storage = Storage(body: body, signature: sig, bytes: bytes, hash: Hash32.sha256(bytes), bodyBytes: Transaction.bodySlice(bytes, form: fields.form),
+                          form: fields.form)
     }
 
     /// The fields of a canonical envelope, read in key order without building the envelope's
@@ -203,7 +248,7 @@ public struct Transaction: Sendable {
     /// Canonical form fixes that order, so this accepts exactly the canonical envelopes the general
     /// path accepts; anything else (including every refusal) returns nil and goes the general way,
     /// which names the fault. `TransactionDecodingTests` checks the two agree.
-    static func envelope(_ bytes: [UInt8]) -> (body: TransactionBody, sig: String)? {
+    static func envelope(_ bytes: [UInt8]) -> (body: TransactionBody, sig: String, form: SignatureForm)? {
         var p = JSON.Parser(bytes: bytes, maxDepth: 32, canonical: true)
         func text() -> String? {
             guard p.i < bytes.count, bytes[p.i] == 0x22 else { return nil }
@@ -221,10 +266,12 @@ public struct Transaction: Sendable {
               p.skip(#","op":"#), let op = text(),
               p.skip(#","sender":"#), let sender = text(),
               p.skip(#","time":"#), let time = integer(),
-              p.skip(#"},"sig":"#), let sig = text(),
-              p.skip("}"), p.i == bytes.count
+              p.skip(#"},""#)
         else { return nil }
-        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sig)
+        let form: SignatureForm
+        if p.skip(#"sig":"#) { form = .body } else if p.skip(#"dsig":"#) { form = .digest } else { return nil }
+        guard let sig = text(), p.skip("}"), p.i == bytes.count else { return nil }
+        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sig, form)
     }
 
     /// A 64-byte signature in the form the signer writes it (88 characters of standard base64, two
@@ -259,7 +306,10 @@ public struct Transaction: Sendable {
     /// Checks the signature against the key the body names. Pure: safe to run in parallel.
     public func verifySignature() -> Bool {
         guard let pk = PublicSigningKey(base64: body.signerKey) else { return false }
-        return pk.isValid(signature: signature, domain: SigningDomain.transaction, for: bodyBytes)
+        switch signatureForm {
+        case .body: return pk.isValid(signature: signature, domain: SigningDomain.transaction, for: bodyBytes)
+        case .digest: return pk.isValid(signature: signature, message: Transaction.digestMessage(bodyBytes))
+        }
     }
 
     /// Verifies the signature now and marks the transaction checked, so the ledger does not verify

@@ -14,13 +14,16 @@ import Testing
             ["list": [1, -2, "x", [:], ["a": .null]], "n": .int(Int64.random(in: -5...5, using: &rng))],
             [:],
         ].randomElement(using: &rng)!
-        return signer.sign(["patient.register", "identity.enroll", "a.b"].randomElement(using: &rng)!, args)
+        let tx = signer.sign(["patient.register", "identity.enroll", "a.b"].randomElement(using: &rng)!, args)
+        // Both signature forms, whatever the size (a signer picks by size; a verifier by the envelope).
+        guard Bool.random(using: &rng) else { return tx }
+        return Transaction(body: tx.body, signingWith: signer.key, check: false, form: tx.signatureForm == .body ? .digest : .body)
     }
 
     @Test func theFastPathAcceptsExactlyWhatTheGeneralParserAcceptsAndReadsTheSame() throws {
         var rng = SeededGenerator(seed: 20261123)
         let pieces: [[UInt8]] = [" ", "\"", ",", ":", "{", "}", "-0", "0", "1", "-", "\\u0041", "\\u000a", "é", "\"nonce\":1,", "\"op\":\"x\",",
-                                 "\"args\":{},", "null", "\"x\"", "[", "]"].map { Array($0.utf8) }
+                                 "\"args\":{},", "null", "\"x\"", "[", "]", "\"sig\":\"", "d", "\"dsig\":\"AA==\","].map { Array($0.utf8) }
         var accepted = 0, refused = 0
         for round in 0..<3000 {
             var b = Self.signed(&rng).bytes
@@ -36,7 +39,7 @@ import Testing
             let general = try? Transaction.generalEnvelope(b)
             #expect((fast == nil) == (general == nil), "round \(round): the two paths disagree on acceptance")
             if let fast, let general {
-                #expect(fast.body == general.body && fast.sig == general.sig, "round \(round): the two paths read different fields")
+                #expect(fast.body == general.body && fast.sig == general.sig && fast.form == general.form, "round \(round): the two paths read different fields")
                 accepted += 1
             } else {
                 refused += 1
@@ -59,7 +62,7 @@ import Testing
         var rng = SeededGenerator(seed: 20261202)
         for _ in 0..<200 {
             let tx = Self.signed(&rng)
-            #expect(tx.bytes == JSON.object(["body": tx.body.json, "sig": .string(tx.signature.base64)]).canonicalBytes)
+            #expect(tx.bytes == JSON.object(["body": tx.body.json, tx.signatureForm == .body ? "sig" : "dsig": .string(tx.signature.base64)]).canonicalBytes)
             #expect(try Transaction(decoding: tx.bytes, maxBytes: 1 << 20).hash == tx.hash)
         }
     }
@@ -72,9 +75,49 @@ import Testing
         let other = Self.signed(&rng)
         #expect(good.checkSignature() && good.signatureChecked)
         // The body of one transaction with the signature of another.
-        var forged = try Transaction(decoding: Transaction.envelopeBytes(body: good.bodyBytes, signature: other.signature), maxBytes: 1 << 20)
+        var forged = try Transaction(decoding: Transaction.envelopeBytes(body: good.bodyBytes, signature: other.signature, form: good.signatureForm), maxBytes: 1 << 20)
         #expect(!forged.checkSignature() && !forged.signatureChecked)
         #expect(Ledger.verifySignatures([good, forged]) == [true, false])
+    }
+
+    /// Each form has its own domain: a signature moved under the other form's key verifies as
+    /// neither, and a change anywhere in the body breaks a digest-form signature as it does a body-form one.
+    @Test func theTwoSignatureFormsCannotPassForEachOther() throws {
+        let key = SigningKey()
+        let body = TransactionBody(chain: "test-chain", sender: "general-hospital", signerKey: key.publicKey.base64, nonce: 1, op: "a.b",
+                                   args: ["note": "x"], clientTime: 1_790_000_000_000)
+        for form in [Transaction.SignatureForm.body, .digest] {
+            var tx = Transaction(body: body, signingWith: key, check: false, form: form)
+            let verifies = tx.checkSignature()
+            #expect(tx.signatureForm == form && verifies)
+            let other: Transaction.SignatureForm = form == .body ? .digest : .body
+            var moved = try Transaction(decoding: Transaction.envelopeBytes(body: tx.bodyBytes, signature: tx.signature, form: other), maxBytes: 1 << 20)
+            let movedVerifies = moved.checkSignature()
+            #expect(moved.signatureForm == other && !movedVerifies)
+            var changed = body
+            changed.args = ["note": "y"]
+            let changedBytes = Array(changed.json.canonicalBytes)
+            var tampered = try Transaction(decoding: Transaction.envelopeBytes(body: changedBytes[...], signature: tx.signature, form: form), maxBytes: 1 << 20)
+            let tamperedVerifies = tampered.checkSignature()
+            #expect(!tamperedVerifies)
+        }
+        // An envelope with both keys, or neither, is refused.
+        let tx = Transaction(body: body, signingWith: key, check: false, form: .body)
+        let both = JSON.object(["body": body.json, "sig": .string(tx.signature.base64), "dsig": .string(tx.signature.base64)]).canonicalBytes
+        #expect(throws: TransactionError.self) { try Transaction(decoding: both, maxBytes: 1 << 20) }
+        let neither = JSON.object(["body": body.json, "xsig": .string(tx.signature.base64)]).canonicalBytes
+        #expect(throws: TransactionError.self) { try Transaction(decoding: neither, maxBytes: 1 << 20) }
+    }
+
+    /// Signers pick the form by the body's size: small bodies stay in the body form (`"sig"`),
+    /// bulk ones (a batch of sealed records) are signed over their digest.
+    @Test func signersPickTheFormByBodySize() {
+        let signer = TransactionSigner(chain: "test-chain", identity: "general-hospital", key: SigningKey(), clock: { 1_790_000_000_000 })
+        let small = signer.sign("a.b", ["note": .string(String(repeating: "a", count: Transaction.SignatureForm.digestThreshold - 200))])
+        let large = signer.sign("a.b", ["note": .string(String(repeating: "a", count: Transaction.SignatureForm.digestThreshold))])
+        #expect(small.signatureForm == .body && small.bodyBytes.count < Transaction.SignatureForm.digestThreshold)
+        #expect(large.signatureForm == .digest && large.verifySignature())
+        #expect(Array(large.bytes.suffix(99).prefix(9)) == Array(#","dsig":""#.utf8))
     }
 
     /// Signing with `check` verifies over the message it signed: the mark agrees with a separate
@@ -82,7 +125,7 @@ import Testing
     @Test func signingWithCheckMarksWhatVerifies() throws {
         let signer = TransactionSigner(chain: "test-chain", identity: "general-hospital", key: SigningKey(), clock: { 1_790_000_000_000 })
         let tx = signer.sign("record.put", ["records": .array((0..<50).map { ["sealed": .string(String(repeating: "A", count: $0 * 37))] })], check: true)
-        #expect(tx.signatureChecked)
+        #expect(tx.signatureChecked && tx.signatureForm == .digest)
         var decoded = try Transaction(decoding: tx.bytes, maxBytes: 1 << 20)
         #expect(!decoded.signatureChecked && decoded.checkSignature())
         #expect(Array(tx.bodyBytes) == tx.body.json.canonicalBytes && Array(decoded.bodyBytes) == tx.body.json.canonicalBytes)
