@@ -95,7 +95,9 @@ public enum StateKey {
     public static func patient(_ id: String) -> String { "patient/\(id)" }
     /// Namespaces only ever read by whole key, never scanned by prefix: they are left out of the
     /// key-ordered state index (`LedgerSchema`), the index every new key of theirs (one per
-    /// registered patient, one per record) would otherwise land in at a random place.
+    /// registered patient, one per record) would otherwise land in at a random place. Part of the
+    /// file format: each row stores the flag (`by_key`) and the verifier compares it with a replay,
+    /// so changing this list needs a new schema version and a migration.
     static let pointOnlyNamespaces = [patient(""), record("")]
 
     /// Whether `key` is in the key-ordered state index.
