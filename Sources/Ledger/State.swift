@@ -68,7 +68,7 @@ struct StateWrites {
 ///
 /// Version 2 indexes hashes by an 8-byte integer (`hash_key`, `key_hash`) instead of the 32-byte
 /// hash or the full key text: every block inserts its transactions' hashes and its new keys at
-/// random places in those indexes, so index entries a fifth the size mean a fifth of the pages
+/// random places in those indexes, so index entries a third the size mean far fewer pages
 /// rewritten per block (and written again by the WAL checkpoint). Look-ups compare the full hash or
 /// key after the integer, so a collision costs a comparison, never a wrong answer. Keys are also
 /// indexed in key order for prefix scans, except in the namespaces that are only ever looked up by
