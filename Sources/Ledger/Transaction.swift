@@ -341,17 +341,20 @@ extension Transaction {
 /// The range is cut into many more pieces than there are cores, handed out as threads come free:
 /// a thread that loses its core for a while (another stage of the pipeline, another process) leaves
 /// at most one small piece for the end instead of a whole share.
+/// Results are written straight into the array's storage, each slot once by one thread (no array of
+/// optionals copied element by element afterwards: that copy retained and released every result,
+/// 89,000 parsed FHIR lines at the start of a bulk load, on the one thread everything waits for).
 public func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
     if count < 32 { return (0..<count).map(body) }
-    var out = [T?](repeating: nil, count: count)
     let pieces = min(count, ProcessInfo.processInfo.activeProcessorCount * 16)
-    out.withUnsafeMutableBufferPointer { buf in
+    return [T](unsafeUninitializedCapacity: count) { buf, initialized in
         let o = buf
         DispatchQueue.concurrentPerform(iterations: pieces) { piece in
-            for i in (piece * count / pieces)..<((piece + 1) * count / pieces) { o[i] = body(i) }
+            for i in (piece * count / pieces)..<((piece + 1) * count / pieces) { (o.baseAddress! + i).initialize(to: body(i)) }
         }
+        // concurrentPerform returns once every piece has run: every slot is initialised.
+        initialized = count
     }
-    return out.map { $0! }
 }
 
 /// A signer bound to an identity, handing out nonces.

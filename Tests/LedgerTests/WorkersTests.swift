@@ -3,6 +3,24 @@ import Foundation
 import Testing
 
 @Suite struct WorkersTests {
+    /// `parallelMap` keeps order, calls the body once per index, and its results (here reference-counted
+    /// strings and objects, written into the array's storage from several threads) outlive it intact.
+    @Test(arguments: [0, 1, 31, 32, 33, 1000, 4099])
+    func parallelMapKeepsOrderAndCallsEachIndexOnce(_ count: Int) {
+        final class Box: @unchecked Sendable { let i: Int; init(_ i: Int) { self.i = i } }
+        let calls = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
+        calls.initialize(repeating: 0)
+        defer { calls.deallocate() }
+        let c = calls
+        let out = parallelMap(count) { i -> (String, Box) in
+            c[i] += 1
+            return (String(repeating: "x", count: i % 40) + "\(i)", Box(i))
+        }
+        #expect(out.count == count)
+        #expect(out.enumerated().allSatisfy { $0.element.0 == String(repeating: "x", count: $0.offset % 40) + "\($0.offset)" && $0.element.1.i == $0.offset })
+        #expect(c.prefix(count).allSatisfy { $0 == 1 })
+    }
+
     @Test func jobsRunAndThreadsAreParkedForReuse() {
         let pool = Workers(name: "test-worker", maxParked: 2)
         let done = DispatchSemaphore(value: 0)
