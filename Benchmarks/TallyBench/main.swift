@@ -92,18 +92,11 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
     let tv1 = seconds { for tx in txs.prefix(2000) { _ = tx.verifySignature() } }
     let verifyOneCore = 2000 / tv1
 
-    // Ceiling 2: raw SQLite insert of the same rows (transaction row, state row) in the ledger file's
-    // layout (Docs/LEDGER.md, schema version 2), same pragmas, no verification or contracts.
+    // Ceiling 2: raw SQLite insert of the same rows (transaction row, state row) into the ledger
+    // file's own tables and indexes (`Ledger.fileSchemaSQL`), same pragmas, no verification or contracts.
     let raw = try Database(path: c.dir.appendingPathComponent("raw.sqlite").path)
     try raw.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-    try raw.execute("""
-    CREATE TABLE transactions(seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, hash_key INTEGER NOT NULL, height INTEGER, idx INTEGER, sender TEXT, nonce INTEGER, op TEXT, bytes BLOB, result TEXT, UNIQUE(sender, nonce));
-    CREATE INDEX transactions_by_hash ON transactions(hash_key);
-    CREATE INDEX transactions_by_position ON transactions(height, idx);
-    CREATE TABLE state_history(id INTEGER PRIMARY KEY, key TEXT NOT NULL, key_hash INTEGER NOT NULL, by_key INTEGER NOT NULL, height INTEGER, version INTEGER, value TEXT);
-    CREATE INDEX state_by_hash ON state_history(key_hash, height);
-    CREATE INDEX state_by_key ON state_history(key, height) WHERE by_key = 1;
-    """)
+    try raw.execute(Ledger.fileSchemaSQL)
     let rows = txs.map { tx -> (String, String) in ("patient/" + tx.body.args["patient"]!.stringValue!, tx.body.args.canonicalString) }
     let (tr, rawCPU) = try cpuDuring([getpid()]) { try seconds {
         let it = try raw.prepare("INSERT INTO transactions(hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?,?,?,?,?,?,?,?,?)")

@@ -120,9 +120,7 @@ public final class ViewStore {
         // pages all over the file; with the 2 MiB default, ingest spent a fifth of this thread in read().
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;")
         try db.execute(ViewStore.schema)
-        // Every 4,000 log pages, as the ledger: each group of blocks rewrites most of the same
-        // index pages, which a checkpoint per 1,000 pages copied into the file again and again.
-        checkpointer = BackgroundCheckpointer(writer: db, pages: 4000)
+        checkpointer = BackgroundCheckpointer(writer: db)
         // Files written before world_state was derived kept it as a table of its own; nothing reads it now.
         try db.execute("DROP TABLE IF EXISTS v_world_state")
         if let o = try db.scalar("SELECT value FROM v_meta WHERE key = 'org'")?.textValue, o != org {

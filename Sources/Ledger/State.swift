@@ -86,6 +86,11 @@ enum LedgerSchema {
     );
     \(transactionsSQL)
     \(stateSQL)
+    \(stateViewSQL)
+    """
+
+    /// The current world state: the latest row of each key.
+    static let stateViewSQL = """
     CREATE VIEW IF NOT EXISTS state(key, value, version, height) AS
         SELECT key, value, version, max(height) FROM state_history GROUP BY key;
     """
@@ -294,8 +299,7 @@ extension LedgerSchema {
         try db.execute("""
         DROP TABLE transactions_v1;
         DROP TABLE state_history_v1;
-        CREATE VIEW IF NOT EXISTS state(key, value, version, height) AS
-            SELECT key, value, version, max(height) FROM state_history GROUP BY key;
+        \(stateViewSQL)
         """)
     }
 }

@@ -177,10 +177,10 @@ public struct Transaction: Sendable {
         return m
     }
 
-    /// The body inside a canonical envelope `{"body":<body>,"sig":"<88 base64 characters>"}`
-    /// (`"dsig"` in the digest form, one byte longer).
+    /// The body inside a canonical envelope `{"body":<body>,"KEY":"<88 base64 characters>"}`: after
+    /// `{"body":` and before `,"KEY":"…"}` (`envelopeBytes` writes exactly that).
     static func bodySlice(_ envelope: [UInt8], form: SignatureForm) -> ArraySlice<UInt8> {
-        envelope[8..<(envelope.count - (form == .body ? 98 : 99))]
+        envelope[8..<(envelope.count - (form.key.utf8.count + 5 + 88 + 2))]
     }
 
     /// The canonical envelope `{"body":…,"sig":"…"}` around an already encoded body: what
