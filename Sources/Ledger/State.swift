@@ -144,6 +144,18 @@ final class StateStore: StateReader {
     /// Parsed committed entries (present ones only); the ledger is the only writer, so it stays coherent.
     private var cache: [String: StateEntry] = [:]
     private let cacheLimit = 200_000
+    /// Keys ever written, for look-ups of keys that do not exist (`KeyPresenceFilter`). Built once
+    /// SQLite has answered `presenceCheck` look-ups without it, and only if those are at least an
+    /// eighth of the table's rows: building scans every row's key hash, which costs about what that
+    /// many look-ups did, so a command that reads a few keys of a large ledger never pays for one.
+    /// Kept up to date by `write`; the ledger is the only writer, as for the cache.
+    private(set) var presence: KeyPresenceFilter?
+    private var probes = 0
+    /// Look-ups before the first check, and the smallest filter built, in keys (tests lower both).
+    var presenceCheck = 4096
+    var presenceMinimumCapacity = 1 << 16
+    /// No filter beyond this size (16 M keys); look-ups then go to SQLite as before.
+    static let maxPresenceBytes = 32 << 20
 
     init(db: Database) throws {
         self.db = db
@@ -160,7 +172,14 @@ final class StateStore: StateReader {
         // compares the key with several others, and bulk ingest looks up every new record once.
         let cached = StateStore.caches(key)
         if cached, let e = cache[key] { return e }
-        try getStmt.bind([.integer(StateKey.hash(key)), .text(key)])
+        let hash = StateKey.hash(key)
+        if let p = presence {
+            if !p.mayContain(hash) { return nil }
+        } else {
+            probes += 1
+            if probes >= presenceCheck { try considerPresenceFilter() }
+        }
+        try getStmt.bind([.integer(hash), .text(key)])
         defer { getStmt.reset() }
         // Misses are not kept: the hot writers of new keys (a registration, a record's first
         // version) write version 1 without a second look-up, and a kept miss only cost a
@@ -196,11 +215,16 @@ final class StateStore: StateReader {
         return out
     }
 
+    /// Inserts `writes` in the open SQLite transaction. The presence filter learns the keys now,
+    /// before the commit: if it rolls back, the filter merely holds keys that do not exist.
     func write(_ writes: StateWrites) throws {
+        if let p = presence, p.count + writes.entries.count > p.capacity { try buildPresenceFilter() }
         for (key, e) in writes.entries {
+            let hash = StateKey.hash(key)
+            presence?.insert(hash)
             try historyStmt.run { s in
                 try s.bind(.text(key), at: 1)
-                try s.bind(.integer(StateKey.hash(key)), at: 2)
+                try s.bind(.integer(hash), at: 2)
                 try s.bind(.integer(StateKey.isScannable(key) ? 1 : 0), at: 3)
                 try s.bind(.integer(e.height), at: 4)
                 try s.bind(.integer(e.version), at: 5)
@@ -227,6 +251,37 @@ final class StateStore: StateReader {
     }
 
     func forgetCache() { cache.removeAll() }
+
+    /// Builds the presence filter if look-ups without it reach an eighth of the table's rows;
+    /// otherwise sets the next check there.
+    private func considerPresenceFilter() throws {
+        let rows = try historyRows()
+        if probes >= rows / 8 { try buildPresenceFilter() } else { presenceCheck = rows / 8 }
+    }
+
+    /// Rows in `state_history` (its largest id: rows are never deleted; cheap, unlike count(*)).
+    private func historyRows() throws -> Int {
+        guard case .integer(let n)? = try db.scalar("SELECT max(id) FROM state_history") else { return 0 }
+        return Int(n)
+    }
+
+    /// A filter of every key hash in the table, with room for as many again; none if that would
+    /// exceed `maxPresenceBytes`. Runs inside whatever SQLite transaction is open on this
+    /// connection, so it also sees the block being written.
+    private func buildPresenceFilter() throws {
+        let rows = try historyRows()
+        let capacity = max(2 * rows, presenceMinimumCapacity)
+        guard capacity * KeyPresenceFilter.bitsPerKey / 8 <= StateStore.maxPresenceBytes else {
+            presence = nil
+            probes = 0
+            presenceCheck = .max
+            return
+        }
+        var f = KeyPresenceFilter(capacity: capacity)
+        let all = try db.prepare("SELECT key_hash FROM state_history")
+        while try all.step() { f.insert(all.int(0)) }
+        presence = f
+    }
 
     private func remember(_ key: String, _ e: StateEntry) {
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
