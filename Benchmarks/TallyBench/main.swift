@@ -95,7 +95,7 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int) throws {
     // Ceiling 2: raw SQLite insert of the same rows (transaction row, state row) into the ledger
     // file's own tables and indexes (`Ledger.fileSchemaSQL`), same pragmas, no verification or contracts.
     let raw = try Database(path: c.dir.appendingPathComponent("raw.sqlite").path)
-    try raw.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+    try raw.execute("PRAGMA page_size=\(Ledger.filePageSize); PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
     try raw.execute(Ledger.fileSchemaSQL)
     let rows = txs.map { tx -> (String, String) in ("patient/" + tx.body.args["patient"]!.stringValue!, tx.body.args.canonicalString) }
     let (tr, rawCPU) = try cpuDuring([getpid()]) { try seconds {
