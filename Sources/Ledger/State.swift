@@ -154,7 +154,7 @@ final class StateStore: StateReader {
     /// Look-ups before the first check, and the smallest filter built, in keys (tests lower both).
     var presenceCheck = 4096
     var presenceMinimumCapacity = 1 << 16
-    /// No filter beyond this size (16 M keys); look-ups then go to SQLite as before.
+    /// No filter beyond this size (16 M keys: a table of 8 M rows); look-ups then go to SQLite as before.
     static let maxPresenceBytes = 32 << 20
 
     init(db: Database) throws {
