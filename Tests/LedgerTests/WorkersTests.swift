@@ -5,14 +5,15 @@ import Testing
 @Suite struct WorkersTests {
     /// `parallelMap` keeps order, calls the body once per index, and its results (here reference-counted
     /// strings and objects, written into the array's storage from several threads) outlive it intact.
-    @Test(arguments: [0, 1, 31, 32, 33, 1000, 4099])
-    func parallelMapKeepsOrderAndCallsEachIndexOnce(_ count: Int) {
+    /// With any number of pieces per core, up to one piece per item.
+    @Test(arguments: [0, 1, 31, 32, 33, 1000, 4099], [1, 16, 64])
+    func parallelMapKeepsOrderAndCallsEachIndexOnce(_ count: Int, _ piecesPerCore: Int) {
         final class Box: @unchecked Sendable { let i: Int; init(_ i: Int) { self.i = i } }
         let calls = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
         calls.initialize(repeating: 0)
         defer { calls.deallocate() }
         let c = calls
-        let out = parallelMap(count) { i -> (String, Box) in
+        let out = parallelMap(count, piecesPerCore: piecesPerCore) { i -> (String, Box) in
             c[i] += 1
             return (String(repeating: "x", count: i % 40) + "\(i)", Box(i))
         }
