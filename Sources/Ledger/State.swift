@@ -218,7 +218,7 @@ final class StateStore: StateReader {
     /// Inserts `writes` in the open SQLite transaction. The presence filter learns the keys now,
     /// before the commit: if it rolls back, the filter merely holds keys that do not exist.
     func write(_ writes: StateWrites) throws {
-        if let p = presence, p.count + writes.entries.count > p.capacity { try buildPresenceFilter() }
+        if let p = presence, p.count + writes.entries.count > p.capacity { try buildPresenceFilter(rows: try historyRows()) }
         for (key, e) in writes.entries {
             let hash = StateKey.hash(key)
             presence?.insert(hash)
@@ -256,7 +256,7 @@ final class StateStore: StateReader {
     /// otherwise sets the next check there.
     private func considerPresenceFilter() throws {
         let rows = try historyRows()
-        if probes >= rows / 8 { try buildPresenceFilter() } else { presenceCheck = rows / 8 }
+        if probes >= rows / 8 { try buildPresenceFilter(rows: rows) } else { presenceCheck = rows / 8 }
     }
 
     /// Rows in `state_history` (its largest id: rows are never deleted; cheap, unlike count(*)).
@@ -268,8 +268,7 @@ final class StateStore: StateReader {
     /// A filter of every key hash in the table, with room for as many again; none if that would
     /// exceed `maxPresenceBytes`. Runs inside whatever SQLite transaction is open on this
     /// connection, so it also sees the block being written.
-    private func buildPresenceFilter() throws {
-        let rows = try historyRows()
+    private func buildPresenceFilter(rows: Int) throws {
         let capacity = max(2 * rows, presenceMinimumCapacity)
         guard capacity * KeyPresenceFilter.bitsPerKey / 8 <= StateStore.maxPresenceBytes else {
             presence = nil

@@ -36,10 +36,12 @@ public final class BackgroundCheckpointer {
     public let inlineAbove: Int32
     private var inline = 0
 
-    /// `pages` defaults to 4,000 (16 MiB of log), not SQLite's 1,000: the ledger and the views insert
-    /// at random places in their indexes, so each commit rewrites many of the pages the previous one
-    /// wrote, and a checkpoint every 1,000 pages copied the same pages into the file again and again
-    /// (a block of 2,000 registrations alone writes about 1,000).
+    /// `pages` defaults to 4,000, not SQLite's 1,000: the ledger and the views insert at random places
+    /// in their indexes, so each commit rewrites many of the pages the previous one wrote, and a
+    /// checkpoint every 1,000 pages copied the same pages into the file again and again (a block of
+    /// 2,000 registrations alone wrote about 1,000 pages of 4 KiB). Both bounds count pages of the
+    /// file's own size: 16 MiB and 64 MiB of log for the views (and ledger files made before 16 KiB
+    /// pages), 64 MiB and 256 MiB for a ledger file of 16 KiB pages (`Ledger.filePageSize`).
     public init(writer: Database, pages: Int32 = 4000, inlineAbove: Int32 = 16_384) {
         precondition(pages > 0 && inlineAbove > pages)
         self.writer = writer
