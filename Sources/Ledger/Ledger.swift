@@ -573,7 +573,7 @@ public final class Ledger: @unchecked Sendable {
     /// Ed25519 verification of many transactions across all cores (skipping those admitted already).
     static func verifySignatures(_ txs: [Transaction]) -> [Bool] {
         if txs.allSatisfy(\.signatureChecked) { return txs.map { _ in true } }
-        return parallelMap(txs.count, piecesPerCore: 64) { i in txs[i].signatureChecked || txs[i].verifySignature() }
+        return parallelMap(txs.count, piecesPerCore: Transaction.checkPiecesPerCore) { i in txs[i].signatureChecked || txs[i].verifySignature() }
     }
 
     // MARK: reading

@@ -322,13 +322,15 @@ public struct Transaction: Sendable {
 }
 
 extension Transaction {
+    /// How finely signature checks are handed out (`parallelMap`): pieces of about 16 transactions (a
+    /// millisecond of checks) for a block of 2,000. With the default, 62, the tail of each batch left a
+    /// core idle for up to 4 ms (cores busy 1.92–1.93 of 2 against 1.93–1.96, `Docs/PERFORMANCE.md`).
+    static let checkPiecesPerCore = 64
+
     /// Admission: decodes wire bytes and verifies signatures across all cores. Pure — it reads no
     /// ledger state — so a node runs it on incoming transactions while the previous block commits.
     public static func admit(_ wire: [[UInt8]], maxBytes: Int) -> [Result<Transaction, TransactionError>] {
-        // Pieces of about 16 transactions (a millisecond of checks) for a block of 2,000: the tail of
-        // each batch left a core idle for up to 4 ms with the default 62 (cores busy 1.92–1.93 of 2
-        // against 1.93–1.96 with these, `Docs/PERFORMANCE.md`).
-        parallelMap(wire.count, piecesPerCore: 64) { i in
+        parallelMap(wire.count, piecesPerCore: checkPiecesPerCore) { i in
             do throws(TransactionError) {
                 var tx = try Transaction(decoding: wire[i], maxBytes: maxBytes)
                 guard tx.checkSignature() else { return .failure(.badSignature) }
