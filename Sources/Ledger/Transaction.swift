@@ -212,27 +212,35 @@ public struct Transaction: Sendable {
 
     /// The envelope's fields through the general parser: one strict pass that checks canonical form
     /// while parsing (no re-encoding to compare), and says what is wrong.
-    static func generalEnvelope(_ bytes: [UInt8]) throws(TransactionError) -> (body: TransactionBody, sig: String, form: SignatureForm) {
+    static func generalEnvelope(_ bytes: [UInt8]) throws(TransactionError) -> EnvelopeFields {
         let json: JSON
         do { json = try JSON.parseCanonical(bytes, maxDepth: 32) } catch {
             do { _ = try JSON.parse(bytes, maxDepth: 32) } catch { throw .malformed("\(error)") }
             throw .malformed("not in canonical form")
         }
         guard case .object(let top) = json, top.count == 2, let b = top["body"], case .object(let o) = b,
-              let (form, sig) = top["sig"].map({ (SignatureForm.body, $0) }) ?? top["dsig"].map({ (SignatureForm.digest, $0) }),
-              let sigText = sig.stringValue else { throw .malformed("expected {body, sig} or {body, dsig}") }
+              let (form, sigValue) = top["sig"].map({ (SignatureForm.body, $0) }) ?? top["dsig"].map({ (SignatureForm.digest, $0) }),
+              let sigText = sigValue.stringValue else { throw .malformed("expected {body, sig} or {body, dsig}") }
         guard o.count == 7,
               let chain = o["chain"]?.stringValue, let sender = o["sender"]?.stringValue,
               let key = o["key"]?.stringValue, let nonce = o["nonce"]?.intValue,
               let op = o["op"]?.stringValue, let args = o["args"], case .object = args,
               let time = o["time"]?.intValue
         else { throw .malformed("body fields missing or of the wrong type") }
-        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sigText, form)
+        return EnvelopeFields(body: TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time),
+                              sig: Transaction.signatureBytes(sigText) ?? [UInt8](base64: sigText), form: form)
+    }
+
+    /// An envelope's fields: the body, the signature's bytes (nil if its text is not base64) and its form.
+    struct EnvelopeFields: Equatable {
+        var body: TransactionBody
+        var sig: [UInt8]?
+        var form: SignatureForm
     }
 
     /// The checks both decoding paths share, and the transaction.
-    private init(bytes: [UInt8], fields: (body: TransactionBody, sig: String, form: SignatureForm)) throws(TransactionError) {
-        guard let sig = Transaction.signatureBytes(fields.sig) ?? [UInt8](base64: fields.sig), sig.count == 64 else {
+    private init(bytes: [UInt8], fields: EnvelopeFields) throws(TransactionError) {
+        guard let sig = fields.sig, sig.count == 64 else {
             throw .malformed("signature is not 64 bytes of base64")
         }
         let body = fields.body
@@ -244,11 +252,13 @@ public struct Transaction: Sendable {
     }
 
     /// The fields of a canonical envelope, read in key order without building the envelope's
-    /// dictionaries: `{"body":{"args":{…},"chain":…,"key":…,"nonce":…,"op":…,"sender":…,"time":…},"sig":…}`.
-    /// Canonical form fixes that order, so this accepts exactly the canonical envelopes the general
-    /// path accepts; anything else (including every refusal) returns nil and goes the general way,
-    /// which names the fault. `TransactionDecodingTests` checks the two agree.
-    static func envelope(_ bytes: [UInt8]) -> (body: TransactionBody, sig: String, form: SignatureForm)? {
+    /// dictionaries: `{"body":{"args":{…},"chain":…,"key":…,"nonce":…,"op":…,"sender":…,"time":…},"sig":…}`,
+    /// with the signature in the form signers write it (`signatureBytes`), decoded straight from the
+    /// input. Canonical form fixes that order, so this accepts exactly the canonical envelopes the
+    /// general path accepts whose signature is in that form; anything else (including every refusal)
+    /// returns nil and goes the general way, which names the fault. `TransactionDecodingTests` checks
+    /// the two agree.
+    static func envelope(_ bytes: [UInt8]) -> EnvelopeFields? {
         var p = JSON.Parser(bytes: bytes, maxDepth: 32, canonical: true)
         func text() -> String? {
             guard p.i < bytes.count, bytes[p.i] == 0x22 else { return nil }
@@ -270,37 +280,53 @@ public struct Transaction: Sendable {
         else { return nil }
         let form: SignatureForm
         if p.skip(#"sig":"#) { form = .body } else if p.skip(#"dsig":"#) { form = .digest } else { return nil }
-        guard let sig = text(), p.skip("}"), p.i == bytes.count else { return nil }
-        return (TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time), sig, form)
+        // `"` + 88 characters + `"}`, the end of the input.
+        guard p.i + 91 == bytes.count, bytes[p.i] == 0x22, bytes[p.i + 89] == 0x22, bytes[p.i + 90] == 0x7D,
+              let sig = bytes.withUnsafeBufferPointer({ Transaction.signatureBytes(UnsafeBufferPointer(rebasing: $0[(p.i + 1)..<(p.i + 89)])) })
+        else { return nil }
+        return EnvelopeFields(body: TransactionBody(chain: chain, sender: sender, signerKey: key, nonce: nonce, op: op, args: args, clientTime: time),
+                              sig: sig, form: form)
     }
 
     /// A 64-byte signature in the form the signer writes it (88 characters of standard base64, two
     /// `=`, unused bits zero); nil for anything else, which Foundation's decoder then judges.
     static func signatureBytes(_ text: String) -> [UInt8]? {
-        text.utf8.withContiguousStorageIfAvailable { c -> [UInt8]? in
-            guard c.count == 88, c[86] == 0x3D, c[87] == 0x3D else { return nil }
-            func sextet(_ ch: UInt8) -> UInt32? {
-                switch ch {
-                case 0x41...0x5A: return UInt32(ch - 0x41)
-                case 0x61...0x7A: return UInt32(ch - 0x61 + 26)
-                case 0x30...0x39: return UInt32(ch - 0x30 + 52)
-                case 0x2B: return 62
-                case 0x2F: return 63
-                default: return nil
+        var text = text
+        return text.withUTF8 { signatureBytes($0) }
+    }
+
+    /// Each base64 character's six bits; 0xFF for a byte that is not one.
+    private static let sextets: [UInt8] = (0...255).map { (c: Int) -> UInt8 in
+        switch c {
+        case 0x41...0x5A: return UInt8(c - 0x41)
+        case 0x61...0x7A: return UInt8(c - 0x61 + 26)
+        case 0x30...0x39: return UInt8(c - 0x30 + 52)
+        case 0x2B: return 62
+        case 0x2F: return 63
+        default: return 0xFF
+        }
+    }
+
+    static func signatureBytes(_ c: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard c.count == 88, c[86] == 0x3D, c[87] == 0x3D else { return nil }
+        return sextets.withUnsafeBufferPointer { table -> [UInt8]? in
+            var bad: UInt8 = 0 // any 0xFF sets the top bits: one check at the end, not one per character
+            let out = [UInt8](unsafeUninitializedCapacity: 64) { out, count in
+                for g in 0..<21 { // 21 groups of four characters → 63 bytes
+                    let a = table[Int(c[4 * g])], b = table[Int(c[4 * g + 1])], d = table[Int(c[4 * g + 2])], e = table[Int(c[4 * g + 3])]
+                    bad |= a | b | d | e
+                    let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(d) << 6 | UInt32(e)
+                    out[3 * g] = UInt8(truncatingIfNeeded: v >> 16)
+                    out[3 * g + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                    out[3 * g + 2] = UInt8(truncatingIfNeeded: v)
                 }
+                let a = table[Int(c[84])], b = table[Int(c[85])]
+                bad |= a | b | (b & 0x0F == 0 ? 0 : 0xFF)
+                out[63] = UInt8(truncatingIfNeeded: UInt32(a) << 2 | UInt32(b) >> 4)
+                count = 64
             }
-            var out = [UInt8](repeating: 0, count: 64)
-            for g in 0..<21 { // 21 groups of four characters → 63 bytes
-                guard let a = sextet(c[4 * g]), let b = sextet(c[4 * g + 1]), let d = sextet(c[4 * g + 2]), let e = sextet(c[4 * g + 3]) else { return nil }
-                let v = a << 18 | b << 12 | d << 6 | e
-                out[3 * g] = UInt8(v >> 16)
-                out[3 * g + 1] = UInt8(truncatingIfNeeded: v >> 8)
-                out[3 * g + 2] = UInt8(truncatingIfNeeded: v)
-            }
-            guard let a = sextet(c[84]), let b = sextet(c[85]), b & 0x0F == 0 else { return nil }
-            out[63] = UInt8(a << 2 | b >> 4)
-            return out
-        } ?? nil
+            return bad & 0xC0 == 0 ? out : nil
+        }
     }
 
     /// Checks the signature against the key the body names. Pure: safe to run in parallel.

@@ -37,10 +37,18 @@ import Testing
             }
             let fast = Transaction.envelope(b)
             let general = try? Transaction.generalEnvelope(b)
-            #expect((fast == nil) == (general == nil), "round \(round): the two paths disagree on acceptance")
-            if let fast, let general {
-                #expect(fast.body == general.body && fast.sig == general.sig && fast.form == general.form, "round \(round): the two paths read different fields")
+            if round < 300 { #expect(fast != nil, "round \(round): a signer's own envelope was not taken by the fast path") }
+            if let fast {
+                #expect(general == fast, "round \(round): the fast path took what the general parser refuses, or read different fields")
                 accepted += 1
+            } else if let general {
+                // The one thing the fast path leaves to the general one in a canonical envelope: a
+                // signature not in the form signers write (the shared checks then refuse most).
+                let top = try JSON.parse(b, maxDepth: 32)
+                let text = top["sig"]?.stringValue ?? top["dsig"]?.stringValue
+                let signersForm = general.sig.map { $0.count == 64 && $0.base64 == text } ?? false
+                #expect(text != nil && !signersForm, "round \(round): the fast path refused a canonical envelope")
+                refused += 1
             } else {
                 refused += 1
             }
