@@ -35,6 +35,29 @@ import Testing
         #expect(try c.ledger.value(StateKey.patient(Self.entry(0)["patient"]!.stringValue!)) == nil, "nothing of a refused batch is written")
     }
 
+    /// A pseudonym is `PAT-` and 20 lowercase hex digits; a demographic hash 64 of them. The
+    /// characters either side of each hex range, upper case and every length but the right one
+    /// are refused.
+    @Test func pseudonymAndDemographicHashFormsAreChecked() throws {
+        let c = try TestConsortium()
+        let good = Self.entry(1)
+        let pid = good["patient"]!.stringValue!, demo = good["demographic_hash"]!.stringValue!
+        func refused(_ patient: String, _ hash: String) throws -> Bool {
+            try c.expectRefused(c.signer("general-hospital").sign("patient.register", ["patient": .string(patient), "demographic_hash": .string(hash)]))?.code == "malformed"
+        }
+        for bad in ["/", ":", "`", "g", "A", "F", "é"] {
+            #expect(try refused(String(pid.dropLast()) + bad, demo), "pseudonym ending \(bad)")
+            #expect(try refused(pid, bad + String(demo.dropFirst())), "hash starting \(bad)")
+        }
+        for bad in [String(pid.dropLast()), pid + "0", "PAT-", "", "pat-" + pid.dropFirst(4), "PAX-" + pid.dropFirst(4)] {
+            #expect(try refused(bad, demo))
+        }
+        for bad in [String(demo.dropLast()), demo + "0", ""] { #expect(try refused(pid, bad)) }
+        #expect(PatientContract.isPseudonym(pid) && PatientContract.isLowerHex(demo) && PatientContract.isLowerHex("0123456789abcdef"))
+        #expect(!PatientContract.isLowerHex("ab", from: 3) && PatientContract.isLowerHex("zab", from: 1))
+        _ = try c.expectCommitted(c.signer("general-hospital").sign("patient.register", ["patient": .string(pid), "demographic_hash": .string(demo)]))
+    }
+
     @Test func sizeAndSenderAreChecked() throws {
         let c = try TestConsortium()
         #expect(try c.expectRefused(c.signer("general-hospital").sign("patient.register_many", ["patients": []]))?.code == "malformed")
