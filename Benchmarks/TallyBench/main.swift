@@ -94,7 +94,7 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int, rounds: 
     try raw.execute(Ledger.fileSchemaSQL)
     let rows = txs.map { tx -> (String, String) in ("patient/" + tx.body.args["patient"]!.stringValue!, tx.body.args.canonicalString) }
     let (tr, rawCPU) = try cpuDuring([getpid()]) { try seconds {
-        let it = try raw.prepare("INSERT INTO transactions(hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?,?,?,?,?,?,?,?,?)")
+        let it = try raw.prepare("INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?,?,?,?,?,?,?,?,?,?)")
         let hs = try raw.prepare("INSERT INTO state_history(key, key_hash, by_key, height, version, value) VALUES (?,?,?,?,1,?)")
         var i = 0
         while i < txs.count {
@@ -103,7 +103,7 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int, rounds: 
                 for j in i..<end {
                     let tx = txs[j]
                     let h = Int64(j / blockSize + 1)
-                    try it.run([.blob(tx.hash.bytes), .integer(tx.hash.key), .integer(h), .integer(Int64(j)), .text(tx.body.sender), .integer(tx.body.nonce),
+                    try it.run([.integer(h << 24 | Int64(j - i)), .blob(tx.hash.bytes), .integer(tx.hash.key), .integer(h), .integer(Int64(j - i)), .text(tx.body.sender), .integer(tx.body.nonce),
                                 .text(tx.body.op), .blob(tx.bytes), .text("{}")])
                     try hs.run([.text(rows[j].0), .integer(StateKey.hash(rows[j].0)), .integer(StateKey.isScannable(rows[j].0) ? 1 : 0), .integer(h), .text(rows[j].1)])
                 }

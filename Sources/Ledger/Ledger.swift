@@ -211,7 +211,7 @@ public final class Ledger: @unchecked Sendable {
         checkpointer = BackgroundCheckpointer(writer: db)
         params = ConsortiumParams(json: try state.entry(StateKey.params)?.value)
         insertBlock = try db.prepare("INSERT INTO blocks(height, hash, header, signature, checkpoint) VALUES (?, ?, ?, ?, ?)")
-        insertTx = try db.prepare("INSERT INTO transactions(hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        insertTx = try db.prepare("INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         txExists = try db.prepare("SELECT 1 FROM transactions WHERE hash_key = ? AND hash = ?")
         nonceUsed = try db.prepare("SELECT 1 FROM transactions WHERE sender = ? AND nonce = ?")
         maxNonceOf = try db.prepare("SELECT max(nonce) FROM transactions WHERE sender = ?")
@@ -285,7 +285,7 @@ public final class Ledger: @unchecked Sendable {
             var hashesInBlock = Set<Hash32>(minimumCapacity: txs.count)
             var noncesInBlock = Set<SenderNonce>(minimumCapacity: txs.count)
             blockWroteIdentities = false
-            let maxTxs = Int(params.maxBlockTransactions)
+            let maxTxs = min(Int(params.maxBlockTransactions), LedgerSchema.maxBlockTransactions - 1)
             for (i, tx) in txs.enumerated() {
                 do throws(TransactionError) {
                     guard included.count < maxTxs else { throw .rejected("block is full; resubmit") }
@@ -404,6 +404,7 @@ public final class Ledger: @unchecked Sendable {
                   let pk = m["signing_key"]?.stringValue.flatMap(PublicSigningKey.init(base64:))
             else { throw fail("proposer \(h.proposer) is not an active voting member") }
             guard block.headerSignatureIsValid(pk) else { throw fail("proposer signature does not verify") }
+            guard block.transactions.count < LedgerSchema.maxBlockTransactions else { throw fail("holds more transactions than a block may") }
             guard h.txCount == Int64(block.transactions.count), Block.txRoot(block.transactions) == h.txRoot else {
                 throw fail("transaction root does not match its transactions")
             }
@@ -446,15 +447,16 @@ public final class Ledger: @unchecked Sendable {
                                      .text(block.checkpoint.json.canonicalString)])
                 for (i, tx) in block.transactions.enumerated() {
                     try insertTx.run { s in
-                        try s.bind(.blob(tx.hash.bytes), at: 1)
-                        try s.bind(.integer(tx.hash.key), at: 2)
-                        try s.bind(.integer(h.height), at: 3)
-                        try s.bind(.integer(Int64(i)), at: 4)
-                        try s.bind(.text(tx.body.sender), at: 5)
-                        try s.bind(.integer(tx.body.nonce), at: 6)
-                        try s.bind(.text(tx.body.op), at: 7)
-                        try s.bind(.blob(tx.bytes), at: 8)
-                        try s.bind(utf8: results[i].canonicalBytes, at: 9)
+                        try s.bind(.integer(LedgerSchema.seq(height: h.height, index: i)), at: 1)
+                        try s.bind(.blob(tx.hash.bytes), at: 2)
+                        try s.bind(.integer(tx.hash.key), at: 3)
+                        try s.bind(.integer(h.height), at: 4)
+                        try s.bind(.integer(Int64(i)), at: 5)
+                        try s.bind(.text(tx.body.sender), at: 6)
+                        try s.bind(.integer(tx.body.nonce), at: 7)
+                        try s.bind(.text(tx.body.op), at: 8)
+                        try s.bind(.blob(tx.bytes), at: 9)
+                        try s.bind(utf8: results[i].canonicalBytes, at: 10)
                     }
                 }
                 try state.write(writes)
@@ -630,7 +632,8 @@ public final class Ledger: @unchecked Sendable {
         return try lock.withLock {
             let rows = try db.rows("SELECT header, signature, checkpoint FROM blocks WHERE height = ?", [.integer(height)])
             guard let r = rows.first, let header = r[0].textValue, let cp = r[2].textValue else { throw LedgerError.notFound("block \(height)") }
-            let txRows = try db.rows("SELECT bytes FROM transactions WHERE height = ? ORDER BY idx", [.integer(height)])
+            let range = LedgerSchema.seqRange(height: height)
+            let txRows = try db.rows("SELECT bytes FROM transactions WHERE seq >= ? AND seq < ? ORDER BY seq", [.integer(range.lower), .integer(range.upper)])
             let txs = try txRows.map { row -> Transaction in
                 do { return try Transaction(decoding: row[0].blobValue ?? [], maxBytes: Int.max) } catch {
                     throw LedgerError.corrupt(height: height, "stored transaction does not decode: \(error)")

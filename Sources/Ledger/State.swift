@@ -73,8 +73,22 @@ struct StateWrites {
 /// key after the integer, so a collision costs a comparison, never a wrong answer. Keys are also
 /// indexed in key order for prefix scans, except in the namespaces that are only ever looked up by
 /// key (`StateKey.pointOnlyNamespaces`, flagged `by_key = 0`).
+///
+/// Version 3 numbers each transaction by its place in the chain, `seq = height << 24 | index`
+/// (`LedgerSchema.seq`), so a block's transactions are one range of the table's own key and the
+/// `(height, idx)` index of versions 1 and 2 is gone (one index insert fewer per transaction).
 enum LedgerSchema {
-    static let version: Int64 = 2
+    static let version: Int64 = 3
+
+    /// Bits of a transaction's `seq` that hold its index in the block; a block holds fewer
+    /// transactions than this (`ConsortiumParams` caps `maxBlockTransactions` below it).
+    static let indexBits = 24
+    static let maxBlockTransactions = 1 << indexBits
+
+    /// A transaction's key in the `transactions` table (version 3 on).
+    static func seq(height: Int64, index: Int) -> Int64 { height << Int64(indexBits) | Int64(index) }
+    /// The keys of block `height`'s transactions: `lower ..< upper`.
+    static func seqRange(height: Int64) -> (lower: Int64, upper: Int64) { (seq(height: height, index: 0), seq(height: height + 1, index: 0)) }
     static let sql = """
     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS blocks(
@@ -96,10 +110,11 @@ enum LedgerSchema {
     """
 
     /// A transaction is unique by (sender, nonce), which its hash covers, so the hash needs no
-    /// unique index of its own.
+    /// unique index of its own. `seq` is its position (`seq(height:index:)`), so blocks are read
+    /// by a range of it; `height` and `idx` repeat it for readers and tools.
     static let transactionsSQL = """
     CREATE TABLE IF NOT EXISTS transactions(
-        seq INTEGER PRIMARY KEY,
+        seq INTEGER PRIMARY KEY, -- height << 24 | idx
         hash BLOB NOT NULL,
         hash_key INTEGER NOT NULL, -- the hash's first 8 bytes, big-endian (Hash32.key)
         height INTEGER NOT NULL,
@@ -112,7 +127,6 @@ enum LedgerSchema {
         UNIQUE(sender, nonce)
     );
     CREATE INDEX IF NOT EXISTS transactions_by_hash ON transactions(hash_key);
-    CREATE INDEX IF NOT EXISTS transactions_by_position ON transactions(height, idx);
     """
 
     /// Every version of every key. The current world state is the latest row per key (the `state`
@@ -315,16 +329,16 @@ extension LedgerSchema {
         }
         guard found >= 1 else { throw LedgerError.corrupt(height: 0, "unknown schema version \(found)") }
         try db.transaction {
-            try migrate1to2(db)
+            if found == 1 { try migrateFrom1(db) } else { try migrate2to3(db) }
             try db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run([.text(String(version))])
         }
         return found
     }
 
     /// Version 1 indexed the full transaction hash (a unique constraint) and the full state key.
-    /// The two tables are rebuilt with their integer keys; rows keep their ids, so nothing that
-    /// orders by them changes.
-    private static func migrate1to2(_ db: Database) throws {
+    /// The two tables are rebuilt in the current layout: integer index keys, transactions keyed by
+    /// their position; state rows keep their ids, so nothing that orders by them changes.
+    private static func migrateFrom1(_ db: Database) throws {
         try db.execute("""
         DROP VIEW IF EXISTS state;
         DROP INDEX IF EXISTS transactions_by_position;
@@ -333,13 +347,15 @@ extension LedgerSchema {
         \(transactionsSQL)
         \(stateSQL)
         """)
-        let readTx = try db.prepare("SELECT seq, hash, height, idx, sender, nonce, op, bytes, result FROM transactions_v1 ORDER BY seq")
+        let readTx = try db.prepare("SELECT hash, height, idx, sender, nonce, op, bytes, result FROM transactions_v1 ORDER BY seq")
         let writeTx = try db.prepare("INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         while try readTx.step() {
-            let hash = readTx.blob(1)
-            guard hash.count == 32 else { throw LedgerError.corrupt(height: readTx.int(2), "a stored transaction hash is not 32 bytes") }
-            try writeTx.run([readTx.value(0), .blob(hash), .integer(Hash32(hash).key), readTx.value(2), readTx.value(3),
-                             readTx.value(4), readTx.value(5), readTx.value(6), readTx.value(7), readTx.value(8)])
+            let hash = readTx.blob(0)
+            let (height, index) = (readTx.int(1), readTx.int(2))
+            guard hash.count == 32 else { throw LedgerError.corrupt(height: height, "a stored transaction hash is not 32 bytes") }
+            guard index >= 0, index < maxBlockTransactions else { throw LedgerError.corrupt(height: height, "a stored transaction index is out of range") }
+            try writeTx.run([.integer(seq(height: height, index: Int(index))), .blob(hash), .integer(Hash32(hash).key), .integer(height), .integer(index),
+                             readTx.value(3), readTx.value(4), readTx.value(5), readTx.value(6), readTx.value(7)])
         }
         readTx.reset()
         let readState = try db.prepare("SELECT id, key, height, version, value FROM state_history_v1 ORDER BY id")
@@ -354,6 +370,22 @@ extension LedgerSchema {
         DROP TABLE transactions_v1;
         DROP TABLE state_history_v1;
         \(stateViewSQL)
+        """)
+    }
+
+    /// Version 2 numbered transactions 1, 2, 3, … and indexed their positions. The table is
+    /// rebuilt keyed by position, in the same order; the state tables are unchanged.
+    private static func migrate2to3(_ db: Database) throws {
+        let bad = try db.scalar("SELECT count(*) FROM transactions WHERE idx < 0 OR idx >= \(maxBlockTransactions)")?.intValue ?? 0
+        guard bad == 0 else { throw LedgerError.corrupt(height: -1, "\(bad) stored transaction indexes are out of range") }
+        try db.execute("""
+        DROP INDEX IF EXISTS transactions_by_position;
+        DROP INDEX IF EXISTS transactions_by_hash;
+        ALTER TABLE transactions RENAME TO transactions_v2;
+        \(transactionsSQL)
+        INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result)
+            SELECT (height << \(indexBits)) | idx, hash, hash_key, height, idx, sender, nonce, op, bytes, result FROM transactions_v2 ORDER BY seq;
+        DROP TABLE transactions_v2;
         """)
     }
 }

@@ -34,6 +34,7 @@ public enum LedgerVerifier {
             return fail(0, "the ledger file's schema version is missing or newer than this build reads")
         }
         let indexed = schema >= 2 // version 2 stores integer index keys beside the hashes and keys
+        let positioned = schema >= 3 // version 3 keys transactions by position; earlier ones index (height, idx)
 
         let scratchDir = FileManager.default.temporaryDirectory.appendingPathComponent("tally-verify-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratchDir, withIntermediateDirectories: true)
@@ -46,7 +47,15 @@ public enum LedgerVerifier {
         guard count == maxHeight + 1 else { return fail(-1, "block heights are not contiguous (\(count) blocks, top height \(maxHeight))") }
 
         let blockStmt = try stored.prepare("SELECT height, hash, header, signature, checkpoint FROM blocks ORDER BY height")
-        let txStmt = try stored.prepare("SELECT hash, bytes, sender, nonce, op, result\(indexed ? ", hash_key" : "") FROM transactions WHERE height = ? ORDER BY idx")
+        // Version 3: a block is a range of keys, and every row's key must be its position (checked
+        // below), so the range holds exactly the rows that name the block.
+        let txStmt = try stored.prepare(positioned
+            ? "SELECT hash, bytes, sender, nonce, op, result, hash_key FROM transactions WHERE seq >= ? AND seq < ? ORDER BY seq"
+            : "SELECT hash, bytes, sender, nonce, op, result\(indexed ? ", hash_key" : "") FROM transactions WHERE height = ? ORDER BY idx")
+        if positioned {
+            let misplaced = try stored.scalar("SELECT count(*) FROM transactions WHERE seq != (height << \(LedgerSchema.indexBits)) | idx OR idx < 0 OR idx >= \(LedgerSchema.maxBlockTransactions)")?.intValue ?? 0
+            guard misplaced == 0 else { return fail(-1, "\(misplaced) stored transactions are keyed other than by their height and index") }
+        }
         while try blockStmt.step() {
             let h = blockStmt.int(0)
             let storedHash = blockStmt.blob(1)
@@ -59,7 +68,8 @@ public enum LedgerVerifier {
                 continue
             }
             guard let cp = try? Checkpoint(json: JSON.parse(blockStmt.text(4) ?? "")) else { return fail(h, "checkpoint does not parse") }
-            try txStmt.bind([.integer(h)])
+            let range = LedgerSchema.seqRange(height: h)
+            try txStmt.bind(positioned ? [.integer(range.lower), .integer(range.upper)] : [.integer(h)])
             var txs: [Transaction] = []
             var storedResults: [String] = []
             while try txStmt.step() {
@@ -79,7 +89,8 @@ public enum LedgerVerifier {
                 if case .invalidBlock(_, let m) = e { return fail(h, m) }
                 return fail(h, "\(e)")
             }
-            let results = try replica.db.rows("SELECT result FROM transactions WHERE height = ? ORDER BY idx", [.integer(h)]).map { $0[0].textValue ?? "" }
+            let results = try replica.db.rows("SELECT result FROM transactions WHERE seq >= ? AND seq < ? ORDER BY seq",
+                                              [.integer(range.lower), .integer(range.upper)]).map { $0[0].textValue ?? "" }
             guard results == storedResults else { return fail(h, "stored transaction results differ from replay") }
             report.height = h
             report.blocks += 1

@@ -103,6 +103,26 @@ import Testing
         #expect(r.failure?.height == c.ledger.height)
     }
 
+    /// A transaction's key is its position (`height << 24 | idx`); a block is read as a range of
+    /// keys, so a row keyed elsewhere would silently leave its block (or join another).
+    @Test func transactionsKeyedOtherThanByTheirPositionAreCaught() throws {
+        for sql in ["UPDATE transactions SET seq = seq + 1 WHERE seq = (SELECT max(seq) FROM transactions)", // out of its block's place
+                    "UPDATE transactions SET idx = idx + 1 WHERE seq = (SELECT max(seq) FROM transactions)",  // the columns disagree with the key
+                    "UPDATE transactions SET height = height + 1 WHERE seq = (SELECT max(seq) FROM transactions)"] {
+            let c = try populated()
+            try tamper(c, sql)
+            let r = try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis)
+            #expect(r.failure?.reason == "1 stored transactions are keyed other than by their height and index", "\(sql)")
+        }
+        // Moved whole into the next block's range (key and columns agreeing), it breaks that block's root.
+        let c = try populated()
+        let last = c.ledger.height
+        try tamper(c, "UPDATE transactions SET seq = ((height + 1) << 24) | (idx + 1000), height = height + 1, idx = idx + 1000 WHERE seq = (SELECT min(seq) FROM transactions WHERE height = ?)",
+                   [.integer(last - 1)])
+        let r = try LedgerVerifier.verify(path: c.ledger.path, genesis: c.genesis)
+        #expect(r.failure?.height == last - 1)
+    }
+
     @Test func foreignGenesisIsCaught() throws {
         let c = try populated()
         var other = c.genesis
