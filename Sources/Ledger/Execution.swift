@@ -60,17 +60,24 @@ public final class ExecutionContext {
     public func get(_ key: String) throws -> JSON? { try entry(key)?.value }
 
     public func put(_ key: String, _ value: JSON) throws {
-        writes.entries[key] = StateEntry(value: value, version: try nextVersion(key), height: height)
+        var e = StateEntry(value: value, version: try nextVersion(key), height: height)
+        e.keyHash = base.hashOfLatestMiss(key)
+        writes.entries[key] = e
     }
 
     /// Writes a value given as its canonical encoding (built with `CanonicalObject`).
     func put(_ key: String, encoded: [UInt8]) throws {
-        writes.entries[key] = StateEntry(encoded: encoded, version: try nextVersion(key), height: height)
+        var e = StateEntry(encoded: encoded, version: try nextVersion(key), height: height)
+        e.keyHash = base.hashOfLatestMiss(key)
+        writes.entries[key] = e
     }
 
-    /// Writes with a version the caller already knows (it read the key this transaction).
+    /// Writes with a version the caller already knows (it read the key this transaction). A new
+    /// key was just looked up and not found, so its hash comes along (`StateEntry.keyHash`).
     func put(_ key: String, encoded: [UInt8], version: Int64) {
-        writes.entries[key] = StateEntry(encoded: encoded, version: version, height: height)
+        var e = StateEntry(encoded: encoded, version: version, height: height)
+        e.keyHash = base.hashOfLatestMiss(key)
+        writes.entries[key] = e
     }
 
     private func nextVersion(_ key: String) throws -> Int64 { (try entry(key)?.version ?? 0) + 1 }

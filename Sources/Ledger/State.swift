@@ -10,6 +10,10 @@ public struct StateEntry: Equatable, Sendable {
     public var height: Int64
     /// The canonical encoding of `value`, computed once: it is both hashed and stored.
     let encoded: [UInt8]
+    /// `StateKey.hash` of the entry's key when the writer already had it (it looked the key up and
+    /// found nothing just before writing it), so the commit does not hash the key again. Not part
+    /// of the entry's value or equality.
+    var keyHash: Int64?
 
     init(value: JSON, version: Int64, height: Int64, encoded: [UInt8]? = nil) {
         parsed = value
@@ -39,6 +43,8 @@ public struct StateEntry: Equatable, Sendable {
 /// Read access to world state, as of the last committed block.
 protocol StateReader: AnyObject {
     func entry(_ key: String) throws -> StateEntry?
+    /// `StateKey.hash(key)` if the latest `entry` look-up was of `key` and found nothing; nil otherwise.
+    func hashOfLatestMiss(_ key: String) -> Int64?
 }
 
 /// The writes of one block (or one transaction), in key order when digested.
@@ -181,14 +187,26 @@ final class StateStore: StateReader {
         fullScanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE key >= ? AND key < ? GROUP BY key ORDER BY key")
     }
 
+    /// The key and key hash of the latest look-up that found nothing (see `hashOfLatestMiss`).
+    private var latestMiss: (key: String, hash: Int64)?
+
+    func hashOfLatestMiss(_ key: String) -> Int64? {
+        guard let m = latestMiss, m.key == key else { return nil }
+        return m.hash
+    }
+
     func entry(_ key: String) throws -> StateEntry? {
+        latestMiss = nil
         // Keys the cache never holds (records, audit events) skip it: a miss in a large table
         // compares the key with several others, and bulk ingest looks up every new record once.
         let cached = StateStore.caches(key)
         if cached, let e = cache[key] { return e }
         let hash = StateKey.hash(key)
         if let p = presence {
-            if !p.mayContain(hash) { return nil }
+            if !p.mayContain(hash) {
+                latestMiss = (key, hash)
+                return nil
+            }
         } else {
             probes += 1
             if probes >= presenceCheck { try considerPresenceFilter() }
@@ -198,7 +216,10 @@ final class StateStore: StateReader {
         // Misses are not kept: the hot writers of new keys (a registration, a record's first
         // version) write version 1 without a second look-up, and a kept miss only cost a
         // dictionary insert per new key that the committed entry then replaced.
-        guard try getStmt.step() else { return nil }
+        guard try getStmt.step() else {
+            latestMiss = (key, hash)
+            return nil
+        }
         let text = getStmt.text(0) ?? ""
         let e = StateEntry(value: try parseStored(text, key: key), version: getStmt.int(1), height: getStmt.int(2), encoded: Array(text.utf8))
         if cached { remember(key, e) }
@@ -234,7 +255,8 @@ final class StateStore: StateReader {
     func write(_ writes: StateWrites) throws {
         if let p = presence, p.count + writes.entries.count > p.capacity { try buildPresenceFilter(rows: try historyRows()) }
         for (key, e) in writes.entries {
-            let hash = StateKey.hash(key)
+            assert(e.keyHash == nil || e.keyHash == StateKey.hash(key), "an entry carries another key's hash")
+            let hash = e.keyHash ?? StateKey.hash(key)
             presence?.insert(hash)
             try historyStmt.run { s in
                 try s.bind(.text(key), at: 1)

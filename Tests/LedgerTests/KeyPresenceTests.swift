@@ -55,6 +55,26 @@ import Testing
         for n in 0..<(rows / 8 + 1) { #expect(try reopened.value(StateKey.record("absent-\(n)")) == nil) }
         #expect(reopened.state.presence != nil)
         for pid in pids { #expect(try reopened.value(StateKey.patient(pid)) != nil) }
+
+        // New keys are written with the hash their look-up computed (through the filter and through
+        // SQLite alike); every row's index key is still the hash of its own key.
+        var checked = 0
+        for row in try reopened.db.rows("SELECT key, key_hash FROM state_history") {
+            #expect(row[1].intValue == StateKey.hash(row[0].textValue ?? ""))
+            checked += 1
+        }
+        #expect(checked > 800)
+    }
+
+    /// The key hash a miss hands to the writer is only ever that key's, and only right after the miss.
+    @Test func theHashOfAMissGoesOnlyWithThatKey() throws {
+        let c = try TestConsortium()
+        let store = c.ledger.state
+        #expect(try store.entry("patient/PAT-00000000000000000000") == nil)
+        #expect(store.hashOfLatestMiss("patient/PAT-00000000000000000000") == StateKey.hash("patient/PAT-00000000000000000000"))
+        #expect(store.hashOfLatestMiss("patient/PAT-00000000000000000001") == nil)
+        #expect(try store.entry(StateKey.params) != nil) // a hit clears it
+        #expect(store.hashOfLatestMiss("patient/PAT-00000000000000000000") == nil)
     }
 
     /// A look-up or two on a large ledger (a CLI command) does not scan the table for a filter.
