@@ -457,8 +457,9 @@ public struct CanonicalObject {
     private var lastKey: String?
 
     public init(capacity: Int = 256) {
-        out = [0x7B]
+        out = [] // one allocation, of the capacity (a literal `[0x7B]` then grown would be two)
         out.reserveCapacity(capacity)
+        out.append(0x7B)
     }
 
     public mutating func field(_ key: String, _ value: JSON) {
@@ -487,6 +488,12 @@ public struct CanonicalObject {
         var b = out
         b.append(0x7D)
         return b
+    }
+
+    /// The encoding, closed in place: no copy of the bytes when this is the object's last use.
+    public consuming func finished() -> [UInt8] {
+        out.append(0x7D)
+        return out
     }
 }
 

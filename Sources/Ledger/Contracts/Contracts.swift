@@ -186,12 +186,12 @@ extension ExecutionContext {
     func write(_ key: String, _ value: JSON) throws(TransactionError) {
         do { try put(key, value) } catch { throw .rejected("state unwritable") }
     }
-    func write(_ key: String, _ value: CanonicalObject) throws(TransactionError) {
-        do { try put(key, encoded: value.bytes) } catch { throw .rejected("state unwritable") }
+    func write(_ key: String, _ value: consuming CanonicalObject) throws(TransactionError) {
+        do { try put(key, encoded: value.finished()) } catch { throw .rejected("state unwritable") }
     }
     /// Writes a key the caller has just read as absent (or at `version - 1`), without looking it up again.
-    func write(_ key: String, _ value: CanonicalObject, version: Int64) {
-        put(key, encoded: value.bytes, version: version)
+    func write(_ key: String, _ value: consuming CanonicalObject, version: Int64) {
+        put(key, encoded: value.finished(), version: version)
     }
     func record(_ subject: String, _ event: String, _ detail: [String: JSON]) throws(TransactionError) {
         do { try audit(subject, event, detail) } catch { throw .rejected("state unwritable") }
