@@ -50,12 +50,12 @@ public enum PatientContract {
         var s = s
         return s.withUTF8 { u in
             guard from <= u.count else { return false }
-            var ok = true
-            for i in from..<u.count {
+            var bad: UInt8 = 0
+            for i in from..<u.count { // no early exit: a branch-free loop over a few dozen bytes
                 let c = u[i]
-                ok = ok && ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))
+                bad |= ((c &- 0x30) > 9 ? 1 : 0) & ((c &- 0x61) > 5 ? 1 : 0)
             }
-            return ok
+            return bad == 0
         }
     }
 
@@ -63,8 +63,9 @@ public enum PatientContract {
         guard ctx.sender.orgKind.isCustodian || ctx.sender.orgKind == .insurer else {
             throw .unauthorised("only custodians and insurers register patients")
         }
-        let created = try registerOne(ctx, try args.string("patient"), try args.string("demographic_hash"))
-        return ["patient": .string(try args.string("patient")), "new_location": .bool(created)]
+        let pid = try args.string("patient")
+        let created = try registerOne(ctx, pid, try args.string("demographic_hash"))
+        return ["patient": .string(pid), "new_location": .bool(created)]
     }
 
     /// Most patients one `patient.register_many` may carry (a bulk load's batch).
