@@ -81,15 +81,15 @@ extension JSON {
         if v < 0 { out.append(0x2D) }
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
+        var n = 20
         var m = v.magnitude
         withUnsafeMutableBytes(of: &digits) { d in
-            while m > 0 {
+            while m > 0 { // the digits from the right end of the buffer, then one append
+                n -= 1
                 d[n] = UInt8(m % 10) + 0x30
                 m /= 10
-                n += 1
             }
-            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[n...]))
         }
     }
 

@@ -50,6 +50,19 @@ import Testing
         #expect(CanonicalObject().bytes == JSON.object([:]).canonicalBytes)
     }
 
+    /// Integers are written as Swift prints them: every length, both signs, both ends of Int64.
+    @Test func integersEncodeAsTheirDecimalDigits() {
+        var rng = SeededGenerator(seed: 11)
+        var values: [Int64] = [0, 1, -1, 9, 10, -10, 99, 100, Int64.max, Int64.min, Int64.min + 1, 1_790_000_000_000]
+        var power: Int64 = 1
+        for _ in 1...18 { // a value of each length up to 18 digits (Int64.max has 19)
+            power *= 10
+            values.append(Int64.random(in: power / 10..<power, using: &rng))
+        }
+        values += values.filter { $0 != .min }.map { -$0 }
+        for v in values { #expect(JSON.int(v).canonicalBytes == Array(String(v).utf8), "\(v)") }
+    }
+
     @Test func roundTripsThroughCanonicalForm() throws {
         let v: JSON = ["z": ["nested": [1, 2, ["k": "v"]]], "a": .int(Int64.min), "m": .int(Int64.max), "e": [:], "l": []]
         #expect(try JSON.parse(v.canonicalBytes) == v)
