@@ -470,9 +470,20 @@ public final class Ledger: @unchecked Sendable {
         }
         state.didCommit(writes)
         if Ledger.changesIdentities(writes) { resolvedSenders.removeAll() }
-        for tx in block.transactions {
-            if let n = highestNonce[tx.body.sender], tx.body.nonce > n { highestNonce[tx.body.sender] = tx.body.nonce }
+        // A block is mostly runs of one sender's transactions: one cache look-up per run.
+        var run: (sender: String, nonce: Int64)?
+        func endRun() {
+            if let r = run, let n = highestNonce[r.sender], r.nonce > n { highestNonce[r.sender] = r.nonce }
         }
+        for tx in block.transactions {
+            if run?.sender == tx.body.sender {
+                run!.nonce = max(run!.nonce, tx.body.nonce)
+            } else {
+                endRun()
+                run = (tx.body.sender, tx.body.nonce)
+            }
+        }
+        endRun()
         head = h
         // The views and peers read the newest blocks right after they commit: keep them decoded.
         let size = block.transactions.reduce(0) { $0 + $1.bytes.count }

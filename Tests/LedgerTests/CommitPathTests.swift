@@ -79,6 +79,25 @@ import Testing
         #expect(out[1].receipt != nil)
     }
 
+    /// The remembered highest nonce follows a block of several senders in runs, each run's
+    /// highest not its last, one sender in two runs.
+    @Test func theHighestNonceIsKeptAcrossRunsOfSenders() throws {
+        let c = try TestConsortium()
+        func signer(_ org: String, _ n: Int64) -> TransactionSigner {
+            TransactionSigner(chain: c.genesis.chain, identity: org, key: c.orgs[org]!.signing, firstNonce: n)
+        }
+        let (gh, cm) = ("general-hospital", "city-medical")
+        // Each sender's highest nonce is remembered from a first block.
+        #expect(try c.submit([Self.register(signer(gh, 1), 1), Self.register(signer(cm, 1), 2)]).allSatisfy { $0.receipt != nil })
+        let block: [Transaction] = [Self.register(signer(gh, 20), 3), Self.register(signer(gh, 15), 4), Self.register(signer(cm, 40), 5),
+                                    Self.register(signer(cm, 9), 6), Self.register(signer(gh, 30), 7), Self.register(signer(gh, 25), 8)]
+        #expect(try c.submit(block).allSatisfy { $0.receipt != nil })
+        let next = try c.submit([Self.register(signer(gh, 30), 9), Self.register(signer(gh, 26), 10), Self.register(signer(gh, 31), 11),
+                                 Self.register(signer(cm, 40), 12), Self.register(signer(cm, 39), 13), Self.register(signer(cm, 41), 14)])
+        #expect(next.map { $0.error } == [.replayedNonce(sender: gh, nonce: 30), nil, nil, .replayedNonce(sender: cm, nonce: 40), nil, nil])
+        #expect(try c.ledger.nextNonce(for: gh) == 32 && c.ledger.nextNonce(for: cm) == 42)
+    }
+
     @Test func aNewPatientIsStoredAsTheDictionaryEncodes() throws {
         let c = try TestConsortium()
         let pid = try c.registerPatient(1)
