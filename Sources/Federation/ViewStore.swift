@@ -123,7 +123,7 @@ public final class ViewStore {
         // of 40 ms in 16 KiB pages, while bulk ingest ran no faster with them here.
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;")
         try db.execute(ViewStore.schema)
-        checkpointer = BackgroundCheckpointer(writer: db)
+        checkpointer = try BackgroundCheckpointer(writer: db)
         // Files written before world_state was derived kept it as a table of its own; nothing reads it now.
         try db.execute("DROP TABLE IF EXISTS v_world_state")
         if let o = try db.scalar("SELECT value FROM v_meta WHERE key = 'org'")?.textValue, o != org {

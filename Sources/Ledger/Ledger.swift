@@ -208,7 +208,7 @@ public final class Ledger: @unchecked Sendable {
         }
         genesis = try Genesis(json: JSON.parse(g))
         state = try StateStore(db: db)
-        checkpointer = BackgroundCheckpointer(writer: db)
+        checkpointer = try BackgroundCheckpointer(writer: db)
         params = ConsortiumParams(json: try state.entry(StateKey.params)?.value)
         insertBlock = try db.prepare("INSERT INTO blocks(height, hash, header, signature, checkpoint) VALUES (?, ?, ?, ?, ?)")
         insertTx = try db.prepare("INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")

@@ -36,18 +36,28 @@ public final class BackgroundCheckpointer {
     public let inlineAbove: Int32
     private var inline = 0
 
-    /// `pages` defaults to 4,000, not SQLite's 1,000: the ledger and the views insert at random places
-    /// in their indexes, so each commit rewrites many of the pages the previous one wrote, and a
-    /// checkpoint every 1,000 pages copied the same pages into the file again and again (a block of
-    /// 2,000 registrations alone wrote about 1,000 pages of 4 KiB). Both bounds count pages of the
-    /// file's own size: 16 MiB and 64 MiB of log for the views (and ledger files made before 16 KiB
-    /// pages), 64 MiB and 256 MiB for a ledger file of 16 KiB pages (`Ledger.filePageSize`).
-    public init(writer: Database, pages: Int32 = 4000, inlineAbove: Int32 = 16_384) {
+    /// Both bounds count frames of the file's own page size (`init(writer:logBytes:inlineAboveBytes:)`
+    /// sets them by size instead).
+    public init(writer: Database, pages: Int32, inlineAbove: Int32) {
         precondition(pages > 0 && inlineAbove > pages)
         self.writer = writer
         self.pages = pages
         self.inlineAbove = inlineAbove
         sqlite3_wal_hook(writer.handle, checkpointerWalHook, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Bounds by size of log, whatever the file's page size. The defaults, 16 MiB before a
+    /// background checkpoint and 64 MiB before the committing connection checkpoints itself, are
+    /// 4,000 and 16,000 pages of 4 KiB, not SQLite's 1,000: the ledger and the views insert at random
+    /// places in their indexes, so each commit rewrites many of the pages the previous one wrote, and
+    /// a checkpoint every 1,000 pages of 4 KiB copied the same pages into the file again and again (a
+    /// block of 2,000 registrations alone wrote about 1,000 of them). Counted in pages, the same
+    /// bounds let a ledger file of 16 KiB pages (`Ledger.filePageSize`) grow its log to 64 MiB before
+    /// a checkpoint; at 1,000 pages (16 MB) the ledger's sequential stage took 15.0 µs of CPU per transaction
+    /// instead of 16.3 (mean of six alternating `TallyBench commit-only` runs, `Docs/PERFORMANCE.md`).
+    public convenience init(writer: Database, logBytes: Int = 16 << 20, inlineAboveBytes: Int = 64 << 20) throws {
+        let pageSize = max(512, Int(try writer.scalar("PRAGMA page_size")?.intValue ?? 4096))
+        self.init(writer: writer, pages: Int32(max(1, logBytes / pageSize)), inlineAbove: Int32(max(2, inlineAboveBytes / pageSize)))
     }
 
     deinit {

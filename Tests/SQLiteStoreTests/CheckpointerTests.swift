@@ -30,6 +30,18 @@ import Testing
         }
     }
 
+    /// Bounds given by size become frames of the file's own page size.
+    @Test func boundsBySizeCountPagesOfTheFilesSize() throws {
+        for pageSize in [4096, 16384] {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tally-ckpt-\(UUID().uuidString).sqlite").path
+            defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+            let db = try Database(path: path)
+            try db.execute("PRAGMA page_size=\(pageSize); PRAGMA journal_mode=WAL; CREATE TABLE t(k INTEGER PRIMARY KEY)")
+            let c = try BackgroundCheckpointer(writer: db)
+            #expect(c.pages == Int32((16 << 20) / pageSize) && c.inlineAbove == Int32((64 << 20) / pageSize))
+        }
+    }
+
     @Test func theThreadCheckpointsAndNothingIsLost() throws {
         let (db, path, cleanUp) = try Self.walDatabase()
         defer { cleanUp() }
