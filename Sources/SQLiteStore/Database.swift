@@ -219,12 +219,12 @@ public final class Statement {
     }
 
     /// Runs the statement to completion with parameters bound by `binder` (all of them: the previous
-    /// run's values are not cleared), then resets it.
+    /// run's values are not cleared), then resets it, whether it succeeded or threw: one reset per
+    /// run instead of one before and one after, and the statement is always left ready for the next.
     public func run(binding binder: (Statement) throws -> Void) throws {
-        sqlite3_reset(handle)
+        defer { sqlite3_reset(handle) }
         try binder(self)
         while try step() {}
-        sqlite3_reset(handle)
     }
 
     public func bind(_ value: SQLValue, at index: Int) throws {
