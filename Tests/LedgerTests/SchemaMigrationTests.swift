@@ -61,6 +61,18 @@ import Testing
             .compactMap { $0[0].textValue }
     }
 
+    /// A migrated ledger takes a new block, and its hash index finds the transaction just committed:
+    /// the same one again is a duplicate. Returns that transaction.
+    @discardableResult
+    static func goesOn(_ ledger: Ledger, _ c: TestConsortium) throws -> Transaction {
+        let s = TransactionSigner(chain: c.genesis.chain, identity: "general-hospital", key: c.proposer.signing,
+                                  firstNonce: try ledger.nextNonce(for: "general-hospital"))
+        let later = s.sign("identity.enroll", ["name": "later", "role": "analyst", "key": .string(SigningKey().publicKey.base64)])
+        #expect(try ledger.submit([later], proposer: c.proposer, time: c.now + 10)[0].receipt != nil)
+        #expect(try ledger.submit([later], proposer: c.proposer, time: c.now + 11)[0].error == .duplicate)
+        return later
+    }
+
     static func schema(_ path: String) throws -> String? {
         try Database(path: path, flags: [.readOnly]).scalar("SELECT value FROM meta WHERE key = 'schema'")?.textValue
     }
@@ -100,12 +112,7 @@ import Testing
         #expect(try reopened.value(StateKey.patient(pid), asOf: 3) == pastPatient)
         // A replay of the migrated file matches it, index keys included, and the chain goes on.
         #expect(try LedgerVerifier.verify(path: path, genesis: c.genesis).ok)
-        let s = TransactionSigner(chain: c.genesis.chain, identity: "general-hospital", key: c.proposer.signing,
-                                  firstNonce: try reopened.nextNonce(for: "general-hospital"))
-        let replay = s.sign("identity.enroll", ["name": "later", "role": "analyst", "key": .string(SigningKey().publicKey.base64)])
-        #expect(try reopened.submit([replay], proposer: c.proposer, time: c.now + 10)[0].receipt != nil)
-        // The migrated hash index still finds a committed transaction: a resubmission is a duplicate.
-        #expect(try reopened.submit([replay], proposer: c.proposer, time: c.now + 11)[0].error == .duplicate)
+        try Self.goesOn(reopened, c)
         #expect(try LedgerVerifier.verify(path: path, genesis: c.genesis).ok)
         // Opening again finds nothing to migrate.
         #expect(try Ledger(path: path).ledgerRoot == reopened.ledgerRoot)
@@ -144,11 +151,7 @@ import Testing
         #expect(try (1...reopened.height).map { try reopened.block(at: $0).transactions.map(\.hash) } == blocks)
         #expect(try reopened.receipt(lastTx) == receipt)
         #expect(try LedgerVerifier.verify(path: path, genesis: c.genesis).ok)
-        let s = TransactionSigner(chain: c.genesis.chain, identity: "general-hospital", key: c.proposer.signing,
-                                  firstNonce: try reopened.nextNonce(for: "general-hospital"))
-        let later = s.sign("identity.enroll", ["name": "later", "role": "analyst", "key": .string(SigningKey().publicKey.base64)])
-        #expect(try reopened.submit([later], proposer: c.proposer, time: c.now + 10)[0].receipt != nil)
-        #expect(try reopened.submit([later], proposer: c.proposer, time: c.now + 11)[0].error == .duplicate)
+        let later = try Self.goesOn(reopened, c)
         #expect(try Ledger(path: path).block(at: reopened.height).transactions.map(\.hash) == [later.hash])
         #expect(try LedgerVerifier.verify(path: path, genesis: c.genesis).ok)
     }
