@@ -86,8 +86,9 @@ struct StateWrites {
 enum LedgerSchema {
     static let version: Int64 = 3
 
-    /// Bits of a transaction's `seq` that hold its index in the block; a block holds fewer
-    /// transactions than this (`ConsortiumParams` caps `maxBlockTransactions` below it).
+    /// Bits of a transaction's `seq` that hold its index in the block. A block holds fewer
+    /// transactions than `maxBlockTransactions`: proposing stops below it whatever the consortium's
+    /// `max_block_txs`, and a block from elsewhere with more is refused (`Ledger.apply`).
     static let indexBits = 24
     static let maxBlockTransactions = 1 << indexBits
 

@@ -48,7 +48,7 @@ public final class BackgroundCheckpointer {
 
     /// Bounds by size of log, whatever the file's page size. The defaults, 16 MiB before a
     /// background checkpoint and 64 MiB before the committing connection checkpoints itself, are
-    /// 4,000 and 16,000 pages of 4 KiB, not SQLite's 1,000: the ledger and the views insert at random
+    /// 4,096 and 16,384 pages of 4 KiB, not SQLite's 1,000: the ledger and the views insert at random
     /// places in their indexes, so each commit rewrites many of the pages the previous one wrote, and
     /// a checkpoint every 1,000 pages of 4 KiB copied the same pages into the file again and again (a
     /// block of 2,000 registrations alone wrote about 1,000 of them). Counted in pages, the same
