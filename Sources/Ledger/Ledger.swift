@@ -33,58 +33,54 @@ public struct ProposedBlock: Sendable {
     let results: [JSON]
 }
 
-/// One batch of `submitPipelined` on its way through admission. Its pieces (about 16 transactions
-/// each, decoded and signature-checked) are queued on the global concurrent queue as soon as the
-/// batch is started, so the pieces of the batches behind it follow with no gap: a core that
-/// finishes the last piece of one batch takes the first of the next, where one `concurrentPerform`
-/// per batch left a core idle while the batch's last pieces ran. `wait()` returns the results in
-/// order. Once `cancel()` is called, pieces not yet started refuse their transactions unread.
-final class AdmittingBatch: @unchecked Sendable {
-    typealias Admitted = Result<Transaction, TransactionError>
-    private let group = DispatchGroup()
-    private let results: UnsafeMutablePointer<Admitted>
-    private let count: Int
-    private let cancelled: CancelFlag
+/// The bounded hand-off between the admission thread and the commit loop of `submitPipelined`:
+/// batches in order, at most `depth` waiting.
+final class AdmissionQueue: @unchecked Sendable {
+    typealias Batch = [Result<Transaction, TransactionError>]
+    private let cond = NSCondition()
+    private var ready: [Batch] = []
+    private var cancelled = false
+    private var finished = false
+    let depth: Int
 
-    final class CancelFlag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
+    init(depth: Int) { self.depth = depth }
+
+    /// Adds a batch, waiting while `depth` are already waiting; false once cancelled.
+    func put(_ batch: Batch) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        while ready.count >= depth && !cancelled { cond.wait() }
+        guard !cancelled else { return false }
+        ready.append(batch)
+        cond.broadcast()
+        return true
     }
 
-    init(_ wire: [[UInt8]], maxBytes: Int, cancelled: CancelFlag) {
-        count = wire.count
-        self.cancelled = cancelled
-        results = .allocate(capacity: max(1, count))
-        let pieces = max(1, min(count, ProcessInfo.processInfo.activeProcessorCount * Transaction.checkPiecesPerCore))
-        for p in 0..<pieces {
-            let range = (p * count / pieces)..<((p + 1) * count / pieces)
-            group.enter()
-            // The closure holds the batch: its storage lives until every piece has written its slots.
-            DispatchQueue.global(qos: .userInitiated).async { [self] in
-                let skip = cancelled.isSet
-                for i in range {
-                    (results + i).initialize(to: skip ? .failure(.rejected("admission stopped")) : Transaction.admitOne(wire[i], maxBytes: maxBytes))
-                }
-                group.leave()
-            }
-        }
+    /// The next batch, waiting for it (the consumer takes exactly as many as the producer puts).
+    func take() -> Batch {
+        cond.lock()
+        defer { cond.unlock() }
+        while ready.isEmpty { cond.wait() }
+        cond.broadcast()
+        return ready.removeFirst()
     }
 
-    /// The batch's outcomes in order, once every piece has run.
-    func wait() -> [Admitted] {
-        group.wait()
-        return Array(UnsafeBufferPointer(start: results, count: count))
+    /// Called by the producer as its last act.
+    func finish() {
+        cond.lock()
+        finished = true
+        cond.broadcast()
+        cond.unlock()
     }
 
-    /// Waits for the pieces still running (a cancelled batch's are quick).
-    func finish() { group.wait() }
-
-    deinit {
-        // Every piece has run: each held the batch until it left the group.
-        results.deinitialize(count: count)
-        results.deallocate()
+    /// Stops the producer at its next batch and waits until it has finished.
+    func cancelAndWait() {
+        cond.lock()
+        defer { cond.unlock() }
+        cancelled = true
+        cond.broadcast()
+        while !finished { cond.wait() }
+        ready.removeAll()
     }
 }
 
@@ -364,39 +360,30 @@ public final class Ledger: @unchecked Sendable {
         return slots.map { $0 ?? outcomes.next()! }
     }
 
-    /// How many batches `submitPipelined` admits ahead of the block being executed.
+    /// How many admitted batches `submitPipelined` may hold ahead of the block being executed.
     static let admissionDepth = 2
 
     /// Commits a stream of wire-format batches, one block each, in order. Admission (decoding and
-    /// Ed25519 verification, on all cores) runs up to `admissionDepth` batches ahead of the block
-    /// being executed and committed, so the cores keep verifying while a block waits for the disk
-    /// and while the next block is executed; the batches' pieces queue one after another, so no
-    /// core waits at a batch's end (`AdmittingBatch`). Returns outcomes per batch. A storage error
-    /// stops admission and is thrown; the batches before it stay committed. Whatever happens,
-    /// admission has stopped before this returns.
+    /// Ed25519 verification, on all cores) runs on its own thread up to `admissionDepth` batches ahead
+    /// of the block being executed and committed, so the cores keep verifying while a block waits for
+    /// the disk and while the next block is executed. Returns outcomes per batch. A storage error stops
+    /// admission and is thrown; the batches before it stay committed.
     public func submitPipelined(_ batches: [[[UInt8]]], proposer: OrganisationKeys, time: () -> Int64) throws -> [[Submission]] {
         guard !batches.isEmpty else { return [] }
         let maxBytes = Int(params.maxTransactionBytes)
-        let cancelled = AdmittingBatch.CancelFlag()
-        var admitting: [AdmittingBatch] = []
-        var next = 0
-        func admitAhead() {
-            while next < batches.count && admitting.count <= Ledger.admissionDepth {
-                admitting.append(AdmittingBatch(batches[next], maxBytes: maxBytes, cancelled: cancelled))
-                next += 1
+        let queue = AdmissionQueue(depth: Ledger.admissionDepth)
+        Workers.shared.run {
+            for batch in batches {
+                guard queue.put(Transaction.admit(batch, maxBytes: maxBytes)) else { break }
             }
+            queue.finish()
         }
-        defer {
-            cancelled.set()
-            for b in admitting { b.finish() }
-        }
+        // Whatever happens here, admission is stopped and has let go of its thread before returning.
+        defer { queue.cancelAndWait() }
         var results: [[Submission]] = []
         results.reserveCapacity(batches.count)
-        admitAhead()
-        while !admitting.isEmpty {
-            let admitted = admitting.removeFirst().wait()
-            admitAhead()
-            results.append(try submit(admitted: admitted, proposer: proposer, time: time()))
+        for _ in batches.indices {
+            results.append(try submit(admitted: queue.take(), proposer: proposer, time: time()))
         }
         return results
     }

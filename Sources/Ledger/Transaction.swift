@@ -356,17 +356,14 @@ extension Transaction {
     /// Admission: decodes wire bytes and verifies signatures across all cores. Pure — it reads no
     /// ledger state — so a node runs it on incoming transactions while the previous block commits.
     public static func admit(_ wire: [[UInt8]], maxBytes: Int) -> [Result<Transaction, TransactionError>] {
-        parallelMap(wire.count, piecesPerCore: checkPiecesPerCore) { i in admitOne(wire[i], maxBytes: maxBytes) }
-    }
-
-    /// One transaction's admission: decoded, its signature checked and marked.
-    static func admitOne(_ bytes: [UInt8], maxBytes: Int) -> Result<Transaction, TransactionError> {
-        do throws(TransactionError) {
-            var tx = try Transaction(decoding: bytes, maxBytes: maxBytes)
-            guard tx.checkSignature() else { return .failure(.badSignature) }
-            return .success(tx)
-        } catch {
-            return .failure(error)
+        parallelMap(wire.count, piecesPerCore: checkPiecesPerCore) { i in
+            do throws(TransactionError) {
+                var tx = try Transaction(decoding: wire[i], maxBytes: maxBytes)
+                guard tx.checkSignature() else { return .failure(.badSignature) }
+                return .success(tx)
+            } catch {
+                return .failure(error)
+            }
         }
     }
 }
