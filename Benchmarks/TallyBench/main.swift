@@ -103,7 +103,7 @@ func ledgerBenchmark(transactions n: Int, blockSize: Int, records: Int, rounds: 
                 for j in i..<end {
                     let tx = txs[j]
                     let h = Int64(j / blockSize + 1)
-                    try it.run([.integer(h << 24 | Int64(j - i)), .blob(tx.hash.bytes), .integer(tx.hash.key), .integer(h), .integer(Int64(j - i)), .text(tx.body.sender), .integer(tx.body.nonce),
+                    try it.run([.integer(Ledger.transactionKey(height: h, index: j - i)), .blob(tx.hash.bytes), .integer(tx.hash.key), .integer(h), .integer(Int64(j - i)), .text(tx.body.sender), .integer(tx.body.nonce),
                                 .text(tx.body.op), .blob(tx.bytes), .text("{}")])
                     try hs.run([.text(rows[j].0), .integer(StateKey.hash(rows[j].0)), .integer(StateKey.isScannable(rows[j].0) ? 1 : 0), .integer(h), .text(rows[j].1)])
                 }

@@ -232,6 +232,10 @@ public final class Ledger: @unchecked Sendable {
     /// measure against the same layout (the benchmark's raw-insert ceiling).
     public static var fileSchemaSQL: String { LedgerSchema.sql }
 
+    /// A transaction's key in that layout's `transactions` table (`height << 24 | index`), for the
+    /// same tools.
+    public static func transactionKey(height: Int64, index: Int) -> Int64 { LedgerSchema.seq(height: height, index: index) }
+
     /// The committed height, readable without waiting for a block being built or committed.
     public var height: Int64 { recentLock.withLock { committedHeight } }
 

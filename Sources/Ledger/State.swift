@@ -96,6 +96,10 @@ enum LedgerSchema {
     static func seq(height: Int64, index: Int) -> Int64 { height << Int64(indexBits) | Int64(index) }
     /// The keys of block `height`'s transactions: `lower ..< upper`.
     static func seqRange(height: Int64) -> (lower: Int64, upper: Int64) { (seq(height: height, index: 0), seq(height: height + 1, index: 0)) }
+    /// `seq` in SQL, from a row's `height` and `idx` columns (the migration writes it, the verifier checks it).
+    static let seqSQL = "((height << \(indexBits)) | idx)"
+    /// A row whose `idx` no key can hold.
+    static let indexOutOfRangeSQL = "(idx < 0 OR idx >= \(maxBlockTransactions))"
     static let sql = """
     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS blocks(
@@ -399,7 +403,7 @@ extension LedgerSchema {
     /// Version 2 numbered transactions 1, 2, 3, … and indexed their positions. The table is
     /// rebuilt keyed by position, in the same order; the state tables are unchanged.
     private static func migrate2to3(_ db: Database) throws {
-        let bad = try db.scalar("SELECT count(*) FROM transactions WHERE idx < 0 OR idx >= \(maxBlockTransactions)")?.intValue ?? 0
+        let bad = try db.scalar("SELECT count(*) FROM transactions WHERE \(indexOutOfRangeSQL)")?.intValue ?? 0
         guard bad == 0 else { throw LedgerError.corrupt(height: -1, "\(bad) stored transaction indexes are out of range") }
         try db.execute("""
         DROP INDEX IF EXISTS transactions_by_position;
@@ -407,7 +411,7 @@ extension LedgerSchema {
         ALTER TABLE transactions RENAME TO transactions_v2;
         \(transactionsSQL)
         INSERT INTO transactions(seq, hash, hash_key, height, idx, sender, nonce, op, bytes, result)
-            SELECT (height << \(indexBits)) | idx, hash, hash_key, height, idx, sender, nonce, op, bytes, result FROM transactions_v2 ORDER BY seq;
+            SELECT \(seqSQL), hash, hash_key, height, idx, sender, nonce, op, bytes, result FROM transactions_v2 ORDER BY seq;
         DROP TABLE transactions_v2;
         """)
     }

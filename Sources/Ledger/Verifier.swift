@@ -53,7 +53,7 @@ public enum LedgerVerifier {
             ? "SELECT hash, bytes, sender, nonce, op, result, hash_key FROM transactions WHERE seq >= ? AND seq < ? ORDER BY seq"
             : "SELECT hash, bytes, sender, nonce, op, result\(indexed ? ", hash_key" : "") FROM transactions WHERE height = ? ORDER BY idx")
         if positioned {
-            let misplaced = try stored.scalar("SELECT count(*) FROM transactions WHERE seq != (height << \(LedgerSchema.indexBits)) | idx OR idx < 0 OR idx >= \(LedgerSchema.maxBlockTransactions)")?.intValue ?? 0
+            let misplaced = try stored.scalar("SELECT count(*) FROM transactions WHERE seq != \(LedgerSchema.seqSQL) OR \(LedgerSchema.indexOutOfRangeSQL)")?.intValue ?? 0
             guard misplaced == 0 else { return fail(-1, "\(misplaced) stored transactions are keyed other than by their height and index") }
         }
         while try blockStmt.step() {
