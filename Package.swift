@@ -29,7 +29,9 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
+        // SQLite's allocator: counted by Tally, so SQLite's own memory statistics (a global mutex per malloc) stay off.
+        .target(name: "SQLiteMemory", dependencies: ["CSQLite"]),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite", "SQLiteMemory"]),
         .target(
             name: "Ledger",
             dependencies: [

@@ -47,6 +47,7 @@ public final class Database {
     public let path: String
 
     public init(path: String, flags: OpenFlags = [.readWrite, .create, .noMutex]) throws {
+        _ = SQLiteHeap.countedByTally // the allocator goes in before SQLite initialises
         var db: OpaquePointer?
         let rc = sqlite3_open_v2(path, &db, flags.rawValue, nil)
         guard rc == SQLITE_OK, let db else {

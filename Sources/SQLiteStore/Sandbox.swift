@@ -76,7 +76,7 @@ public final class SandboxConnection {
 
     /// Caps SQLite's heap for the whole process (queries that need more fail with SQLITE_NOMEM).
     public static func capHeap(bytes: Int64) {
-        sqlite3_hard_heap_limit64(bytes)
+        SQLiteHeap.limit = bytes
     }
 
     public init(path: String, allowance: Allowance, limits: Limits = Limits()) throws {
