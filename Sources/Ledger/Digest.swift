@@ -33,8 +33,10 @@ public struct Hash32: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var description: String { hex }
     public static func < (a: Hash32, b: Hash32) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 
-    /// The bytes in one call (the synthesised hash feeds an array's elements one at a time).
-    public func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    /// The first 8 bytes (`key`): a SHA-256 digest is uniform, so they spread as well as all 32, and
+    /// equal prefixes only cost the full comparison `==` makes anyway. (The synthesised hash would feed
+    /// the array's 32 elements one at a time.)
+    public func hash(into h: inout Hasher) { h.combine(key) }
     public static func == (a: Hash32, b: Hash32) -> Bool { a.bytes == b.bytes }
 }
 
