@@ -29,9 +29,10 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
-        // SQLite's allocator: counted by Tally, so SQLite's own memory statistics (a global mutex per malloc) stay off.
-        .target(name: "SQLiteMemory", dependencies: ["CSQLite"]),
-        .target(name: "SQLiteStore", dependencies: ["CSQLite", "SQLiteMemory"]),
+        // SQLite's allocator, in C: counted by Tally, so SQLite's own memory statistics (a global mutex
+        // per malloc) stay off.
+        .target(name: "CMemory", dependencies: ["CSQLite"]),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite", "CMemory"]),
         .target(
             name: "Ledger",
             dependencies: [

@@ -1,9 +1,9 @@
 import CSQLite
-import SQLiteMemory
+import CMemory
 
 /// SQLite's memory in this process: what it holds, and the cap on it.
 ///
-/// Tally installs its own SQLite allocator before the first connection opens (`SQLiteMemory`): it
+/// Tally installs its own SQLite allocator before the first connection opens (`CMemory`): it
 /// counts the bytes SQLite holds and enforces the cap itself, so SQLite's memory statistics, which
 /// take a process-wide mutex on every allocation, stay off. Should SQLite already have been
 /// initialised by other code, SQLite's allocator and its own heap limit are used instead.

@@ -3,7 +3,7 @@ import Foundation
 import SQLiteStore
 import Testing
 
-/// SQLite's memory goes through Tally's allocator (`SQLiteMemory`): counted, and capped.
+/// SQLite's memory goes through Tally's allocator (`CMemory`): counted, and capped.
 @Suite struct HeapTests {
     @Test func tallysAllocatorCountsWhatSQLiteHolds() throws {
         let db = try Database.inMemory()

@@ -7,7 +7,7 @@
 // needs for the query sandbox's heap cap), each of those also takes SQLite's global memory mutex and
 // updates its counters. Counting here instead, with statistics off, keeps the cap and drops the mutex:
 // one atomic add per allocation and per free.
-#include "tally_sqlite_memory.h"
+#include "tally_memory.h"
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdlib.h>

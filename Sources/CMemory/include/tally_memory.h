@@ -1,7 +1,7 @@
-#ifndef TALLY_SQLITE_MEMORY_H
-#define TALLY_SQLITE_MEMORY_H
+#ifndef TALLY_MEMORY_H
+#define TALLY_MEMORY_H
 
-// SQLite's memory, counted by Tally instead of by SQLite (see memory.c).
+// SQLite's allocator, counted by Tally instead of by SQLite (sqlite_memory.c).
 
 /// Installs the allocator and turns SQLite's own memory statistics off. Must run before SQLite
 /// initialises (before the first connection opens); returns SQLITE_OK, or SQLite's refusal.
