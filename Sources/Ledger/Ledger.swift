@@ -450,18 +450,25 @@ public final class Ledger: @unchecked Sendable {
                 try insertBlock.run([.integer(h.height), .blob(h.hash.bytes), .text(h.json.canonicalString), .blob(block.signature),
                                      .text(block.checkpoint.json.canonicalString)])
                 for (i, tx) in block.transactions.enumerated() {
-                    try insertTx.run { s in
-                        try s.bind(.integer(LedgerSchema.seq(height: h.height, index: i)), at: 1)
-                        try s.bind(.blob(tx.hash.bytes), at: 2)
-                        try s.bind(.integer(tx.hash.key), at: 3)
-                        try s.bind(.integer(h.height), at: 4)
-                        try s.bind(.integer(Int64(i)), at: 5)
-                        try s.bind(.text(tx.body.sender), at: 6)
-                        try s.bind(.integer(tx.body.nonce), at: 7)
-                        try s.bind(.text(tx.body.op), at: 8)
-                        try s.bind(.blob(tx.bytes), at: 9)
-                        try s.bind(utf8: results[i].canonicalBytes, at: 10)
-                    }
+                    // The row's text and blobs are bound where they lie (`bind(borrowing:)`), not copied.
+                    let result = results[i].canonicalBytes
+                    var sender = tx.body.sender, op = tx.body.op
+                    try tx.bytes.withUnsafeBytes { bytes in try tx.hash.bytes.withUnsafeBytes { hash in
+                        try result.withUnsafeBytes { result in try sender.withUTF8 { sender in try op.withUTF8 { op in
+                            try insertTx.run { s in
+                                try s.bind(.integer(LedgerSchema.seq(height: h.height, index: i)), at: 1)
+                                try s.bind(borrowing: hash, at: 2)
+                                try s.bind(.integer(tx.hash.key), at: 3)
+                                try s.bind(.integer(h.height), at: 4)
+                                try s.bind(.integer(Int64(i)), at: 5)
+                                try s.bind(borrowing: UnsafeRawBufferPointer(sender), at: 6, asText: true)
+                                try s.bind(.integer(tx.body.nonce), at: 7)
+                                try s.bind(borrowing: UnsafeRawBufferPointer(op), at: 8, asText: true)
+                                try s.bind(borrowing: bytes, at: 9)
+                                try s.bind(borrowing: result, at: 10, asText: true)
+                            }
+                        } } }
+                    } }
                 }
                 try state.write(writes)
             }

@@ -269,14 +269,19 @@ final class StateStore: StateReader {
             assert(e.keyHash == nil || e.keyHash == StateKey.hash(key), "an entry carries another key's hash")
             let hash = e.keyHash ?? StateKey.hash(key)
             presence?.insert(hash)
-            try historyStmt.run { s in
-                try s.bind(.text(key), at: 1)
-                try s.bind(.integer(hash), at: 2)
-                try s.bind(.integer(StateKey.isScannable(key) ? 1 : 0), at: 3)
-                try s.bind(.integer(e.height), at: 4)
-                try s.bind(.integer(e.version), at: 5)
-                try s.bind(utf8: e.encoded, at: 6)
-            }
+            var key = key
+            let scannable: Int64 = StateKey.isScannable(key) ? 1 : 0
+            // Key and value are bound where they lie (`bind(borrowing:)`), not copied.
+            try key.withUTF8 { k in try e.encoded.withUnsafeBytes { value in
+                try historyStmt.run { s in
+                    try s.bind(borrowing: UnsafeRawBufferPointer(k), at: 1, asText: true)
+                    try s.bind(.integer(hash), at: 2)
+                    try s.bind(.integer(scannable), at: 3)
+                    try s.bind(.integer(e.height), at: 4)
+                    try s.bind(.integer(e.version), at: 5)
+                    try s.bind(borrowing: value, at: 6, asText: true)
+                }
+            } }
         }
     }
 

@@ -32,6 +32,34 @@ import Testing
                          [.text("é{\"a\":1}"), .text("text"), .text(""), .text("text")]])
     }
 
+    @Test func borrowedBytesAreStoredAndUnboundWhenTheRunEnds() throws {
+        let db = try Database.inMemory()
+        try db.execute("CREATE TABLE t(k INTEGER, a TEXT, b BLOB)")
+        let insert = try db.prepare("INSERT INTO t VALUES (?, ?, ?)")
+        var text = "é borrowed, not copied"
+        let blob: [UInt8] = [0, 1, 2, 255]
+        try text.withUTF8 { a in try blob.withUnsafeBytes { b in
+            try insert.run { s in
+                try s.bind(.integer(1), at: 1)
+                try s.bind(borrowing: UnsafeRawBufferPointer(a), at: 2, asText: true)
+                try s.bind(borrowing: b, at: 3)
+            }
+        } }
+        // The run left nothing pointing at those bytes: stepping again without binding them stores NULL.
+        try insert.run { s in try s.bind(.integer(2), at: 1) }
+        try [UInt8]().withUnsafeBytes { empty in
+            try insert.run { s in
+                try s.bind(.integer(3), at: 1)
+                try s.bind(borrowing: empty, at: 2, asText: true)
+                try s.bind(borrowing: empty, at: 3)
+            }
+        }
+        let rows = try db.rows("SELECT a, b, typeof(a), typeof(b) FROM t ORDER BY k")
+        #expect(rows == [[.text("é borrowed, not copied"), .blob([0, 1, 2, 255]), .text("text"), .text("blob")],
+                         [.null, .null, .text("null"), .text("null")],
+                         [.text(""), .blob([]), .text("text"), .text("blob")]])
+    }
+
     @Test func errorsCarrySQLButNeverBoundValues() throws {
         let db = try Database.inMemory()
         try db.execute("CREATE TABLE p(id TEXT PRIMARY KEY)")
