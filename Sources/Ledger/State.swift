@@ -167,13 +167,8 @@ final class StateStore: StateReader {
     private let scanStmt: Statement
     private let fullScanStmt: Statement
     /// Parsed committed entries (present ones only); the ledger is the only writer, so it stays coherent.
-    /// Sized for `cacheLimit` from the start: growing by doubling rehashed every entry at each step
-    /// (0.6 µs per transaction in a 60,000-transaction profile, each entry a cache miss). Only the
-    /// table's 32 KiB occupancy bitmap is written up front; its slots (about 70 bytes each) are touched
-    /// as entries arrive, as a grown table's were.
-    private var cache: [String: StateEntry]
-    private static let cacheLimit = 200_000
-    private var cacheLimit: Int { StateStore.cacheLimit }
+    private var cache: [String: StateEntry] = [:]
+    private let cacheLimit = 200_000
     /// Keys ever written, for look-ups of keys that do not exist (`KeyPresenceFilter`). Built once
     /// SQLite has answered `presenceCheck` look-ups without it, and only if those are at least an
     /// eighth of the table's rows: building scans every row's key hash, which costs about what that
@@ -195,7 +190,6 @@ final class StateStore: StateReader {
         scanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE by_key = 1 AND key >= ? AND key < ? GROUP BY key ORDER BY key")
         // Namespaces outside the key-ordered index are read in full and sorted (see `scan`).
         fullScanStmt = try db.prepare("SELECT key, value, version, max(height) FROM state_history WHERE key >= ? AND key < ? GROUP BY key ORDER BY key")
-        cache = Dictionary(minimumCapacity: StateStore.cacheLimit)
     }
 
     /// The key and key hash of the latest look-up that found nothing (see `hashOfLatestMiss`).
@@ -302,7 +296,7 @@ final class StateStore: StateReader {
         !uncachedNamespaces.contains { key.hasPrefix($0) }
     }
 
-    func forgetCache() { cache.removeAll(keepingCapacity: true) }
+    func forgetCache() { cache.removeAll() }
 
     /// Builds the presence filter if look-ups without it reach an eighth of the table's rows;
     /// otherwise sets the next check there.
