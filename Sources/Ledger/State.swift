@@ -158,6 +158,25 @@ enum LedgerSchema {
     """
 }
 
+/// A state key with its `hashValue` beside it, as the state cache's key. Swift's dictionary keeps no
+/// hashes: a look-up compares the key it seeks with every occupied slot on its probe, and state keys of
+/// one namespace have the same length and a long common prefix, so each of those comparisons was a
+/// `memcmp` (a miss, as for every new patient, probed about five). Here the stored hashes are compared
+/// first; the strings only when those agree. The hash is Swift's seeded one, so keys chosen to collide
+/// cannot lengthen the probes.
+struct CacheKey: Hashable {
+    let key: String
+    let hash: Int
+
+    init(_ key: String) {
+        self.key = key
+        hash = key.hashValue
+    }
+
+    func hash(into h: inout Hasher) { h.combine(hash) }
+    static func == (a: CacheKey, b: CacheKey) -> Bool { a.hash == b.hash && a.key == b.key }
+}
+
 /// Prepared statements over the state tables of one connection.
 final class StateStore: StateReader {
     let db: Database
@@ -167,7 +186,7 @@ final class StateStore: StateReader {
     private let scanStmt: Statement
     private let fullScanStmt: Statement
     /// Parsed committed entries (present ones only); the ledger is the only writer, so it stays coherent.
-    private var cache: [String: StateEntry] = [:]
+    private var cache: [CacheKey: StateEntry] = [:]
     private let cacheLimit = 200_000
     /// Keys ever written, for look-ups of keys that do not exist (`KeyPresenceFilter`). Built once
     /// SQLite has answered `presenceCheck` look-ups without it, and only if those are at least an
@@ -205,7 +224,7 @@ final class StateStore: StateReader {
         // Keys the cache never holds (records, audit events) skip it: a miss in a large table
         // compares the key with several others, and bulk ingest looks up every new record once.
         let cached = StateStore.caches(key)
-        if cached, let e = cache[key] { return e }
+        if cached, let e = cache[CacheKey(key)] { return e }
         let hash = StateKey.hash(key)
         if let p = presence {
             if !p.mayContain(hash) {
@@ -282,7 +301,7 @@ final class StateStore: StateReader {
     /// Called after the SQLite transaction that wrote `writes` committed.
     func didCommit(_ writes: StateWrites) {
         if cache.count + writes.entries.count > cacheLimit { cache.removeAll(keepingCapacity: true) }
-        for (k, e) in writes.entries where StateStore.caches(k) { cache[k] = e }
+        for (k, e) in writes.entries where StateStore.caches(k) { cache[CacheKey(k)] = e }
     }
 
     /// Namespaces written in bulk and seldom read back soon are not cached: records and audit
@@ -330,7 +349,7 @@ final class StateStore: StateReader {
 
     private func remember(_ key: String, _ e: StateEntry) {
         if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-        cache[key] = e
+        cache[CacheKey(key)] = e
     }
 
     private func parseStored(_ text: String, key: String) throws -> JSON {
