@@ -161,8 +161,8 @@ enum LedgerSchema {
 /// A state key with its `hashValue` beside it, as the state cache's key. Swift's dictionary keeps no
 /// hashes: a look-up compares the key it seeks with every occupied slot on its probe, and state keys of
 /// one namespace have the same length and a long common prefix, so each of those comparisons was a
-/// `memcmp` (a miss, as for every new patient, probed about five). Here the stored hashes are compared
-/// first; the strings only when those agree. The hash is Swift's seeded one, so keys chosen to collide
+/// `memcmp` into another key's buffer (a miss, as for every new patient, probes several slots). Here
+/// the stored hashes are compared first; the strings only when those agree. The hash is Swift's seeded one, so keys chosen to collide
 /// cannot lengthen the probes.
 struct CacheKey: Hashable {
     let key: String
@@ -222,7 +222,7 @@ final class StateStore: StateReader {
     func entry(_ key: String) throws -> StateEntry? {
         latestMiss = nil
         // Keys the cache never holds (records, audit events) skip it: a miss in a large table
-        // compares the key with several others, and bulk ingest looks up every new record once.
+        // probes several slots, and bulk ingest looks up every new record once.
         let cached = StateStore.caches(key)
         if cached, let e = cache[CacheKey(key)] { return e }
         let hash = StateKey.hash(key)
