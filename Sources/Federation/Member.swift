@@ -132,7 +132,7 @@ public final class MemberService {
     /// SQLite's heap is capped for the whole process once a member serves queries: a query that
     /// needs more fails with a clear error instead of exhausting the node's memory.
     public static let heapCapBytes: Int64 = 1 << 30
-    private static let capHeapOnce: Void = SandboxConnection.capHeap(bytes: heapCapBytes)
+    private static let capHeapOnce: Void = { SQLiteHeap.limit = heapCapBytes }()
 
     public init(keys: OrganisationKeys, ledger: Ledger, views: ViewStore, valueSets: [String: ValueSet]) {
         _ = MemberService.capHeapOnce

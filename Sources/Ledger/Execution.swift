@@ -60,22 +60,23 @@ public final class ExecutionContext {
     public func get(_ key: String) throws -> JSON? { try entry(key)?.value }
 
     public func put(_ key: String, _ value: JSON) throws {
-        var e = StateEntry(value: value, version: try nextVersion(key), height: height)
-        e.keyHash = base.hashOfLatestMiss(key)
-        writes.entries[key] = e
+        store(key, StateEntry(value: value, version: try nextVersion(key), height: height))
     }
 
     /// Writes a value given as its canonical encoding (built with `CanonicalObject`).
     func put(_ key: String, encoded: [UInt8]) throws {
-        var e = StateEntry(encoded: encoded, version: try nextVersion(key), height: height)
-        e.keyHash = base.hashOfLatestMiss(key)
-        writes.entries[key] = e
+        put(key, encoded: encoded, version: try nextVersion(key))
     }
 
-    /// Writes with a version the caller already knows (it read the key this transaction). A new
-    /// key was just looked up and not found, so its hash comes along (`StateEntry.keyHash`).
+    /// Writes with a version the caller already knows (it read the key this transaction).
     func put(_ key: String, encoded: [UInt8], version: Int64) {
-        var e = StateEntry(encoded: encoded, version: version, height: height)
+        store(key, StateEntry(encoded: encoded, version: version, height: height))
+    }
+
+    /// Every write goes here. A new key was just looked up (for its version) and not found, so its
+    /// hash comes along (`StateEntry.keyHash`) and the commit does not compute it again.
+    private func store(_ key: String, _ entry: StateEntry) {
+        var e = entry
         e.keyHash = base.hashOfLatestMiss(key)
         writes.entries[key] = e
     }

@@ -596,10 +596,9 @@ public final class Ledger: @unchecked Sendable {
 
     /// Ed25519 verification of many transactions across all cores (skipping those admitted already).
     static func verifySignatures(_ txs: [Transaction]) -> [Bool] {
-        // One plain pass (a key path here cost about 0.3 µs per transaction in a solo-ledger profile).
-        var all = true
-        for i in txs.indices where !txs[i].signatureChecked { all = false; break }
-        if all { return [Bool](repeating: true, count: txs.count) }
+        // A closure, not a key path: `allSatisfy(\.signatureChecked)` cost about 0.3 µs per
+        // transaction in a solo-ledger profile.
+        if !txs.contains(where: { !$0.signatureChecked }) { return [Bool](repeating: true, count: txs.count) }
         return parallelMap(txs.count, piecesPerCore: Transaction.checkPiecesPerCore) { i in txs[i].signatureChecked || txs[i].verifySignature() }
     }
 

@@ -162,8 +162,8 @@ enum LedgerSchema {
 /// hashes: a look-up compares the key it seeks with every occupied slot on its probe, and state keys of
 /// one namespace have the same length and a long common prefix, so each of those comparisons was a
 /// `memcmp` into another key's buffer (a miss, as for every new patient, probes several slots). Here
-/// the stored hashes are compared first; the strings only when those agree. The hash is Swift's seeded one, so keys chosen to collide
-/// cannot lengthen the probes.
+/// the stored hashes are compared first; the strings only when those agree. The hash is Swift's
+/// seeded one, so keys chosen to collide cannot lengthen the probes.
 struct CacheKey: Hashable {
     let key: String
     let hash: Int

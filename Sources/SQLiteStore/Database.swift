@@ -209,14 +209,17 @@ public final class Statement {
 
     /// Binds UTF-8 bytes as text (no `String` built only to be copied out again).
     public func bind(utf8 bytes: [UInt8], at index: Int) throws {
-        let rc = bytes.withUnsafeBytes { bindText(Int32(index), $0) }
+        let rc = bytes.withUnsafeBytes { bindBytes(Int32(index), $0, asText: true, copied: true) }
         guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
     }
 
-    /// Text from UTF-8 bytes, length given (SQLite copies them); empty text stays text, not NULL.
-    private func bindText(_ i: Int32, _ u: UnsafeRawBufferPointer) -> Int32 {
+    /// Text (UTF-8) or a blob from bytes, length given; SQLite copies them (`copied`) or reads them in
+    /// place (`bind(borrowing:)`). Empty bytes stay empty text or an empty blob, not NULL.
+    private func bindBytes(_ i: Int32, _ u: UnsafeRawBufferPointer, asText: Bool, copied: Bool) -> Int32 {
         let base = u.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
-        return sqlite3_bind_text(handle, i, base.assumingMemoryBound(to: CChar.self), Int32(u.count), tally_sqlite3_transient())
+        let destructor = copied ? tally_sqlite3_transient() : nil // nil: SQLITE_STATIC
+        return asText ? sqlite3_bind_text(handle, i, base.assumingMemoryBound(to: CChar.self), Int32(u.count), destructor)
+                      : sqlite3_bind_blob(handle, i, base, Int32(u.count), destructor)
     }
 
     /// Runs the statement to completion with parameters bound by `binder` (all of them: the previous
@@ -253,10 +256,7 @@ public final class Statement {
     /// value's buffer when the parameter is bound again).
     public func bind(borrowing bytes: UnsafeRawBufferPointer, at index: Int, asText: Bool = false) throws {
         precondition(running && index >= 1 && index <= 64, "bind(borrowing:) outside run(binding:), or a parameter past 64")
-        let i = Int32(index)
-        let base = bytes.baseAddress ?? UnsafeRawPointer(("" as StaticString).utf8Start)
-        let rc = asText ? sqlite3_bind_text(handle, i, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
-                        : sqlite3_bind_blob(handle, i, base, Int32(bytes.count), nil)
+        let rc = bindBytes(Int32(index), bytes, asText: asText, copied: false)
         guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
         borrowed |= 1 << UInt64(index - 1)
     }
@@ -270,11 +270,9 @@ public final class Statement {
         case .real(let v): rc = sqlite3_bind_double(handle, i, v)
         case .text(let s):
             var s = s
-            rc = s.withUTF8 { bindText(i, UnsafeRawBufferPointer($0)) }
+            rc = s.withUTF8 { bindBytes(i, UnsafeRawBufferPointer($0), asText: true, copied: true) }
         case .blob(let b):
-            rc = b.withUnsafeBytes { raw in
-                sqlite3_bind_blob(handle, i, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(b.count), tally_sqlite3_transient())
-            }
+            rc = b.withUnsafeBytes { bindBytes(i, $0, asText: false, copied: true) }
         }
         guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
     }

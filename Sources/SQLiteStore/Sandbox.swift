@@ -3,8 +3,8 @@ import Foundation
 
 /// A read-only SQLite connection hardened for untrusted SQL (sqlite.org/security.html):
 /// SQLITE_DBCONFIG_DEFENSIVE, trusted_schema off, extension loading off, lowered `sqlite3_limit`s,
-/// a deny-by-default authorizer, a progress handler enforcing a deadline and a step budget, and a
-/// process-wide heap cap.
+/// a deny-by-default authorizer, and a progress handler enforcing a deadline and a step budget; SQLite's
+/// heap is capped for the whole process (`SQLiteHeap.limit`).
 public final class SandboxConnection {
     public struct Limits: Sendable {
         public var maxLength: Int32 = 1_000_000
@@ -73,11 +73,6 @@ public final class SandboxConnection {
     public let database: Database
     let guardBox: Guard
     let limits: Limits
-
-    /// Caps SQLite's heap for the whole process (queries that need more fail with SQLITE_NOMEM).
-    public static func capHeap(bytes: Int64) {
-        SQLiteHeap.limit = bytes
-    }
 
     public init(path: String, allowance: Allowance, limits: Limits = Limits()) throws {
         database = try Database(path: path, flags: [.readOnly, .noMutex, .uri])
